@@ -1,0 +1,264 @@
+"""Input validation with one clear sentence per error (argument, expectation, what came).
+
+The wording follows scikit-learn: ``"The 'lam' parameter of PALM must be a float in the range [0, inf); got -1
+instead."``. Library code raises ``ValueError``/``TypeError``; the command line turns them into exit code 2.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+# ----------------------------------------------------------------------------------------------------------- data
+
+
+def _shape_str(shape: Iterable[int]) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
+
+
+def check_array(x: Any, *, name: str = "X", allow_tensor: bool = True) -> np.ndarray | torch.Tensor:
+    """Return ``x`` as a NumPy array (or the tensor itself) if it is numeric, else raise ``TypeError``."""
+    if isinstance(x, torch.Tensor):
+        if not allow_tensor:
+            raise TypeError(f"{name} must be a NumPy array; got a torch.Tensor.")
+        if not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64, torch.int16, torch.uint8)):
+            raise TypeError(f"{name} must hold real numbers; got a tensor of dtype {x.dtype}.")
+        return x
+    if x is None:
+        raise TypeError(f"{name} must be an array of real numbers; got None.")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__} ({exc}).") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be an array of real numbers; got an array of dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be an array of real numbers; got complex values.")
+    return arr
+
+
+def check_finite(x: np.ndarray | torch.Tensor, *, name: str = "X") -> None:
+    """Reject NaN and infinite entries, saying how many there are."""
+    if isinstance(x, torch.Tensor):
+        bad_nan = int(torch.isnan(x).sum())
+        bad_inf = int(torch.isinf(x).sum())
+    else:
+        arr = np.asarray(x, dtype=float)
+        bad_nan = int(np.isnan(arr).sum())
+        bad_inf = int(np.isinf(arr).sum())
+    if bad_nan:
+        raise ValueError(f"{name} must contain only finite values; got {bad_nan} NaN value(s).")
+    if bad_inf:
+        raise ValueError(f"{name} must contain only finite values; got {bad_inf} infinite value(s).")
+
+
+def check_data(
+    X: Any,
+    *,
+    name: str = "X",
+    batched: bool = False,
+    allow_cube: bool = True,
+    min_channels: int = 2,
+) -> np.ndarray | torch.Tensor:
+    """Validate observed data ``X``.
+
+    Single data: ``(m, t)`` (channels, pixels) or, if ``allow_cube``, ``(m, H, W)`` (channels, height, width).
+    Batched (``batched=True``): the same with a leading batch dimension ``B``.
+    Rejects: non-numeric, wrong number of dimensions, empty arrays, fewer than ``min_channels`` channels,
+    NaN/Inf, all-zero data and constant (all-equal) data.
+    """
+    x = check_array(X, name=name)
+    nd = x.ndim - (1 if batched else 0)
+    ok_nd = (2, 3) if allow_cube else (2,)
+    if nd not in ok_nd:
+        lead = "(B, " if batched else "("
+        expect = f"a {2 + batched}-D array {lead}channels, pixels)"
+        if allow_cube:
+            expect += f" or a {3 + batched}-D cube {lead}channels, height, width)"
+        raise ValueError(f"{name} must be {expect}; got an array of shape {_shape_str(x.shape)}.")
+    if any(int(s) == 0 for s in x.shape):
+        raise ValueError(f"{name} must not be empty; got an array of shape {_shape_str(x.shape)}.")
+    m = int(x.shape[1 if batched else 0])
+    if m < min_channels:
+        raise ValueError(
+            f"{name} must have at least {min_channels} channels along its first "
+            f"{'non-batch ' if batched else ''}axis; got {m} channel(s) in an array of shape "
+            f"{_shape_str(x.shape)}."
+        )
+    check_finite(x, name=name)
+    if isinstance(x, torch.Tensor):
+        if bool((x == 0).all()):
+            raise ValueError(f"{name} must not be all zeros; every entry of the array is 0.")
+    else:
+        if not np.any(x):
+            raise ValueError(f"{name} must not be all zeros; every entry of the array is 0.")
+    return x
+
+
+def check_n_sources(n_sources: Any, n_channels: int | None = None, *, name: str = "n_sources") -> int:
+    """``n_sources`` must be an int with ``1 <= n_sources <= n_channels``."""
+    if isinstance(n_sources, bool) or not isinstance(n_sources, numbers.Integral):
+        if isinstance(n_sources, float) and float(n_sources).is_integer():
+            raise TypeError(f"{name} must be an int; got the float {n_sources!r} (write {int(n_sources)}).")
+        raise TypeError(f"{name} must be an int; got {type(n_sources).__name__} {n_sources!r}.")
+    n = int(n_sources)
+    if n < 1:
+        raise ValueError(f"{name} must be at least 1; got {n}.")
+    if n_channels is not None and n > n_channels:
+        raise ValueError(
+            f"{name} must be at most the number of channels ({n_channels}); got {n}."
+        )
+    return n
+
+
+def check_nonnegative_data(X: torch.Tensor, *, name: str = "X", tol: float = 1e-2, method: str = "") -> torch.Tensor:
+    """Prepare data for NMF-type methods.
+
+    Entries above ``-tol * max|X|`` but below zero are noise: they are clipped to zero with a warning that says how
+    many. Clearly negative data (any entry below ``-tol * max|X|``, e.g. mean-subtracted data) raises ``ValueError``.
+    """
+    import warnings
+
+    scale = float(X.abs().max())
+    neg = X < 0
+    n_neg = int(neg.sum())
+    if n_neg == 0:
+        return X
+    floor = -tol * scale
+    n_bad = int((X < floor).sum())
+    who = f" for method {method!r}" if method else ""
+    if n_bad:
+        raise ValueError(
+            f"{name} must be nonnegative{who}; got {n_bad} entries below -{tol:g}·max|{name}| "
+            f"(minimum {float(X.min()):.4g}); mean-subtracted or background-subtracted data cannot be factorised "
+            "by NMF."
+        )
+    warnings.warn(
+        f"{name} has {n_neg} slightly negative entries (>= -{tol:g}·max|{name}|, noise level); they were "
+        f"clipped to zero{who}.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return X.clamp_min(0)
+
+
+# ----------------------------------------------------------------------------------------- hyper-parameters
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A numeric range constraint: ``Interval(float, 0, None, closed="left")`` means a float in ``[0, inf)``."""
+
+    kind: type  # numbers.Real/float or numbers.Integral/int
+    low: float | None
+    high: float | None
+    closed: str = "both"  # "both", "left", "right", "neither"
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if self.kind in (int, numbers.Integral):
+            if not isinstance(value, numbers.Integral):
+                return False
+        elif not isinstance(value, numbers.Real):
+            return False
+        v = float(value)
+        if math.isnan(v):
+            return False
+        left_ok = self.low is None or (v >= self.low if self.closed in ("both", "left") else v > self.low)
+        right_ok = self.high is None or (v <= self.high if self.closed in ("both", "right") else v < self.high)
+        return left_ok and right_ok
+
+    def __str__(self) -> str:
+        kind = "an int" if self.kind in (int, numbers.Integral) else "a float"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        lb = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        rb = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        return f"{kind} in the range {lb}{lo}, {hi}{rb}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values."""
+
+    values: tuple
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        try:
+            return value in self.values
+        except TypeError:
+            return False
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class InstanceOf:
+    """An instance of a type (e.g. ``InstanceOf(np.ndarray)``), with a readable description."""
+
+    types: tuple
+    description: str
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def __str__(self) -> str:
+        return self.description
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A free-form check with a readable description."""
+
+    func: Callable[[Any], bool]
+    description: str
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        try:
+            return bool(self.func(value))
+        except Exception:
+            return False
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyper-parameter of the wrong type or out of range (a ``ValueError`` and a ``TypeError``, as in
+    scikit-learn, so callers may catch either)."""
+
+
+NONE = InstanceOf((type(None),), "None")
+BOOL = InstanceOf((bool, np.bool_), "a bool")
+RANDOM_STATE = InstanceOf((type(None), numbers.Integral, np.random.Generator), "None, an int or a numpy.random.Generator")
+
+
+def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], owner: str) -> None:
+    """Check every parameter against its list of accepted constraints (any one may match).
+
+    Unknown parameters raise ``ValueError`` naming them and the valid ones; a value that fits no constraint raises
+    :class:`InvalidParameterError` (both a ``ValueError`` and a ``TypeError``) in scikit-learn's wording.
+    """
+    unknown = sorted(set(params) - set(constraints))
+    if unknown:
+        raise ValueError(
+            f"{owner} got unknown parameter(s) {', '.join(repr(u) for u in unknown)}; valid parameters are: "
+            f"{', '.join(sorted(constraints))}."
+        )
+    for key, value in params.items():
+        cons = constraints[key]
+        if any(c.is_satisfied_by(value) for c in cons):
+            continue
+        if len(cons) == 1:
+            expect = str(cons[0])
+        else:
+            expect = ", ".join(str(c) for c in cons[:-1]) + " or " + str(cons[-1])
+        raise InvalidParameterError(f"The {key!r} parameter of {owner} must be {expect}; got {value!r} instead.")

@@ -1,0 +1,1 @@
+"""One paper a module: data protocol, runs, tables beside the paper's figures."""

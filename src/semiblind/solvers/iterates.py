@@ -1,0 +1,73 @@
+"""The iterate functions: one function per update equation, shared by classical solvers and unrolled networks.
+
+A classical solver calls them with fixed, analytically chosen parameters (e.g. ``W = A/L_S``, ``θ = λ/L_S``); its
+unrolled twin calls the same function with learned per-layer parameters. All are batched over a leading ``B`` and
+differentiable; every product is a batched matrix product in Gram form, so the data ``X (B, m, t)`` is read as few
+times as possible.
+
+Shapes: X ``(B, m, t)``, A ``(B, m, n)``, S ``(B, n, t)``, W ``(B, m, n)`` or ``(m, n)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..prox import project_columns_l2_ball, soft_threshold
+
+
+def sparse_step_s(
+    S: torch.Tensor,
+    A: torch.Tensor,
+    X: torch.Tensor,
+    W: torch.Tensor,
+    theta: torch.Tensor | float,
+    *,
+    WtX: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Proximal-gradient step on S: ``S ← ST_θ(S − Wᵀ(A S − X))``.
+
+    - PALM / ISTA (LPALM paper eq. 6, first line; Daubechies et al. 2004): ``W = A/L_S``, ``θ = λ/L_S``,
+      ``L_S = ‖AᵀA‖₂``.
+    - ISTA-LLT: ``W = A/L^(k)``, ``θ = θ^(k)`` learned.
+    - LISTA-CP (Chen et al. 2018) and LPALM's S-update (LPALM paper eq. 8): ``W = W^(k)``, ``θ = θ^(k)`` learned.
+
+    Gram form: ``S − (WᵀA) S + WᵀX``. ``WtX`` may be passed precomputed (it does not change when A is fixed).
+    ``theta``: scalar, ``(B, 1, 1)``, per-source ``(B or 1, n, 1)``, or elementwise.
+    """
+    Wt = W.mT
+    if WtX is None:
+        WtX = Wt @ X
+    return soft_threshold(S - (Wt @ A) @ S + WtX, theta)
+
+
+def gradient_step_a(
+    A: torch.Tensor,
+    S: torch.Tensor,
+    X: torch.Tensor,
+    step: torch.Tensor | float,
+    *,
+    project: bool = True,
+) -> torch.Tensor:
+    """Projected gradient step on A: ``A ← Π_{‖A_i‖₂ ≤ 1}(A − step·(A S − X) Sᵀ)``.
+
+    - PALM (LPALM paper eq. 6, second line; Bolte et al. 2014): ``step = 1/L_A``, ``L_A = ‖SSᵀ‖₂`` computed with
+      the new S.
+    - LPALM (paper eq. 8): ``step = 1/L_A^(k)`` learned per layer.
+
+    Gram form: ``A − step·(A (SSᵀ) − X Sᵀ)``; ``step`` is a scalar or ``(B, 1, 1)``.
+    """
+    SSt = S @ S.mT
+    XSt = X @ S.mT
+    A_new = A - step * (A @ SSt - XSt)
+    return project_columns_l2_ball(A_new) if project else A_new
+
+
+def lista_step_s(
+    S: torch.Tensor,
+    X: torch.Tensor,
+    W1: torch.Tensor,
+    W2: torch.Tensor,
+    theta: torch.Tensor | float,
+) -> torch.Tensor:
+    """LISTA layer (Gregor & LeCun 2010): ``S ← ST_θ(W1 S + W2 X)`` with ``W1 (n, n)``, ``W2 (n, m)``."""
+    return soft_threshold(W1 @ S + W2 @ X, theta)

@@ -1,0 +1,25 @@
+"""Shared fixtures: seeded generators and the path to ../shared/data (tests that need it skip when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_XRAY = Path(os.environ.get("SEMIBLIND_SHARED_XRAY", REPO.parent / "shared" / "data" / "xray"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def shared_xray() -> Path:
+    """Folder with the papers' spectra; skips the test when it is absent."""
+    if not (SHARED_XRAY / "chandra_casa_spectra_65ch.npz").is_file():
+        pytest.skip(f"shared X-ray spectra not found in {SHARED_XRAY}")
+    return SHARED_XRAY
