@@ -6,6 +6,7 @@ all of them.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -43,13 +44,22 @@ def add_noise(X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | N
 
     Returns
     -------
-    X_noisy, noise : same type and shape as ``X_clean``.
+    X_noisy, noise : same type (NumPy or torch), shape and float dtype as ``X_clean`` (integer input gives
+        float64). The scaling is computed in float64, so float32 data reach ``snr_db`` to float32 rounding.
     """
+    if isinstance(snr_db, (bool, np.bool_)) or not isinstance(snr_db, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"snr_db must be a real number (dB) or +inf; got {type(snr_db).__name__} {snr_db!r}.")
     if not np.isfinite(snr_db) and not (np.isposinf(snr_db)):
         raise ValueError(f"snr_db must be a finite number or +inf; got {snr_db!r}.")
     gen = make_rng(rng)
     is_tensor = isinstance(X_clean, torch.Tensor)
-    Xn = X_clean.detach().cpu().numpy() if is_tensor else np.asarray(X_clean, dtype=float)
+    if is_tensor:
+        Xc = X_clean.detach().cpu()
+        Xn = (Xc if Xc.dtype in (torch.float32, torch.float64) else Xc.to(torch.float64)).numpy()
+    else:
+        Xn = np.asarray(X_clean)
+        if not np.issubdtype(Xn.dtype, np.floating):  # integers/bools: compute and return float64
+            Xn = Xn.astype(np.float64)
     if Xn.ndim < 2:
         raise ValueError(f"X_clean must have at least 2 dimensions (channels, pixels); got shape {Xn.shape}.")
     noise = gen.standard_normal(Xn.shape)
@@ -63,7 +73,7 @@ def add_noise(X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | N
             raise ValueError("X_clean must not contain an all-zero sample: its SNR is undefined.")
         pw = np.sum(noise**2, axis=axes, keepdims=True)
         noise = noise * np.sqrt(sig / (pw * 10.0 ** (snr_db / 10.0)))
-    noise = noise.astype(Xn.dtype if np.issubdtype(Xn.dtype, np.floating) else np.float64)
+    noise = noise.astype(Xn.dtype)
     if is_tensor:
         nt = torch.as_tensor(noise, dtype=X_clean.dtype if X_clean.is_floating_point() else torch.float64,
                              device=X_clean.device)

@@ -1,0 +1,516 @@
+"""GMCA: Generalized Morphological Component Analysis in the starlet domain.
+
+Bobin, Starck, Fadili & Moudden (2007), "Sparsity and morphological diversity in blind source separation",
+IEEE TIP 16(11); in the form described in the sGMCA paper (Gertosio, Bobin & Acero 2023, "Semi-blind source
+separation with learned constraints", §3.3). Sparsity is sought in the starlet domain
+(:mod:`semiblind.transforms`): every channel of ``X`` is transformed once, ``X → (X_w, X_c)`` with
+detail coefficients ``X_w`` ``(B, m, J, t)`` and coarse scale ``X_c`` ``(B, m, t)``; 1-D signals are
+transformed along the pixels, images ``(H, W)`` with the 2-D transform. Then:
+
+1. **Initialisation** (:func:`gmca_init_pca`): the columns of A are the ``n`` leading eigenvectors of the
+   detail-scale covariance ``X_w X_wᵀ``, sorted by decreasing eigenvalue (each with a nonnegative sum).
+2. **S-step** (:func:`gmca_update_s`): ``S_w ← A⁺ X_w`` with the pseudo-inverse's singular values floored
+   (:func:`gmca_pinv`); for every source ``i`` and detail scale ``j`` a noise level ``σ_ij`` — the MAD
+   (:func:`mad_std`, ``median|x − median x| / 0.6745``) of the coefficients, or the known noise
+   propagated through ``A⁺`` and the starlet scale (:func:`propagated_noise_std`) — and a threshold
+   (:func:`gmca_thresholds`): among the ``N_ij = #{|c| > kσ_ij}`` significant coefficients only the
+   largest ``max(⌊K·N_ij⌋, min_coefficients)`` are kept, i.e. ``thr_ij`` is the next largest magnitude.
+   The support fraction ``K`` grows linearly with the iterations up to ``K_max``; once ``K = K_max`` the
+   thresholds are ℓ1-reweighted elementwise, ``thr_ij / (|S_prev| / (kσ_ij) + 1)`` (Candès, Wakin & Boyd
+   2008). Soft thresholding. The coarse scale is never thresholded (and not used to estimate A).
+3. **A-step** (:func:`gmca_update_a`): least squares on the detail scales,
+   ``A ← X_w S_wᵀ (S_w S_wᵀ)⁻¹``, then optionally clipped at zero, and every column normalised to unit
+   ℓ2 norm.
+4. Stop when the relative change ``‖S_w^(k) − S_w^(k−1)‖_F / ‖S_w^(k)‖_F`` falls below ``tol`` (tested
+   only once ``K = K_max``) or after ``max_iter`` iterations; then a final S estimate (see :class:`GMCA`,
+   ``final_s``).
+
+Everything is batched over ``B`` with per-sample stopping (converged samples are frozen by a mask); the
+per-row thresholds use selection over the whole batch at once (no loop over samples, sources or scales).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .._backend import make_rng
+from .._validation import BOOL, NONE, InstanceOf, Interval, Options
+from ..transforms import starlet_forward, starlet_noise_std
+from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
+
+MAD_CONSTANT = 0.6745
+"""``median|x − median x| / 0.6745`` estimates the standard deviation of Gaussian noise."""
+
+INITS = ("pca", "random", "given")
+FINAL_S = ("thresholded", "least_squares")
+
+__all__ = [
+    "GMCA",
+    "gmca",
+    "gmca_init_pca",
+    "gmca_pinv",
+    "gmca_thresholds",
+    "gmca_update_a",
+    "gmca_update_s",
+    "mad_std",
+    "propagated_noise_std",
+    "row_median",
+    "support_fraction_schedule",
+]
+
+
+# ------------------------------------------------------------------------------------------ selection helpers
+
+
+def _numpy_fast_path(x: torch.Tensor) -> bool:
+    # NumPy's introselect is about ten times faster than torch.kthvalue on the CPU; gradients need torch.
+    return x.device.type == "cpu" and not (x.requires_grad and torch.is_grad_enabled())
+
+
+def _kth_smallest(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """The ``index[r]``-th smallest entry (0-based) of every row of ``x (R, P)``; ``index`` is ``(R,)`` long.
+
+    One selection for the whole batch: on the CPU, rows are padded on the left with ``max(index) − index[r]``
+    copies of −∞ (and +∞ to equal length), which moves every wanted order statistic to the common position
+    ``max(index)``, found by a single ``numpy.partition``; elsewhere (or with gradients) a sort and a gather.
+    """
+    R, P = x.shape
+    if not _numpy_fast_path(x):
+        return torch.sort(x, dim=-1).values.gather(-1, index.view(R, 1)).view(R)
+    a = x.detach().numpy()
+    idx = index.cpu().numpy()
+    hi = int(idx.max())
+    shift = hi - idx
+    D = int(shift.max())
+    if D > 0:
+        pad = np.where(np.arange(D)[None, :] < shift[:, None], -np.inf, np.inf).astype(a.dtype)
+        a = np.concatenate([pad, a], axis=1)
+    out = np.partition(a, hi, axis=-1)[:, hi]
+    return torch.from_numpy(np.ascontiguousarray(out)).to(x.device)
+
+
+def row_median(x: torch.Tensor) -> torch.Tensor:
+    """Median along the last axis (mean of the two middle values for an even length); ``x.shape[:-1]``."""
+    lead, P = x.shape[:-1], x.shape[-1]
+    flat = x.reshape(-1, P)
+    if _numpy_fast_path(flat):
+        a = flat.detach().numpy()
+        part = np.partition(a, P // 2, axis=-1)
+        med = part[:, P // 2]
+        if P % 2 == 0:
+            med = 0.5 * (med + part[:, : P // 2].max(axis=-1))
+        return torch.from_numpy(np.ascontiguousarray(med)).to(x.device).reshape(lead)
+    hi = torch.kthvalue(flat, P // 2 + 1, dim=-1).values
+    if P % 2 == 0:
+        hi = 0.5 * (hi + torch.kthvalue(flat, P // 2, dim=-1).values)
+    return hi.reshape(lead)
+
+
+def mad_std(x: Any, dim: int = -1) -> torch.Tensor:
+    """Robust noise level ``median|x − median(x)| / 0.6745`` along ``dim`` (the median absolute deviation,
+    scaled to equal the standard deviation for Gaussian noise). Returns a tensor without ``dim``."""
+    xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    xt = xt.movedim(dim, -1)
+    med = row_median(xt)
+    return row_median((xt - med.unsqueeze(-1)).abs()) / MAD_CONSTANT
+
+
+# ------------------------------------------------------------------------------------------ the iterates
+
+
+def gmca_pinv(A: torch.Tensor, sv_floor: float = 1e-3) -> torch.Tensor:
+    """Pseudo-inverse ``A⁺ = V diag(1/max(s, sv_floor·s_max)) Uᵀ`` of ``A (..., m, n)`` with the singular
+    values floored relative to the largest one (bounds the noise amplification at
+    ``1/(sv_floor·s_max)``)."""
+    U, s, Vh = torch.linalg.svd(A, full_matrices=False)
+    s_f = torch.maximum(s, sv_floor * s[..., :1]).clamp_min(torch.finfo(A.dtype).tiny)
+    return Vh.mT @ (U.mT / s_f.unsqueeze(-1))
+
+
+def gmca_init_pca(Xw: torch.Tensor, n_sources: int) -> torch.Tensor:
+    """GMCA initialisation: the ``n_sources`` leading eigenvectors of ``X_w X_wᵀ`` ``(B, m, m)``, sorted by
+    decreasing eigenvalue, as the columns of A ``(B, m, n)``.
+
+    ``Xw`` is ``(B, m, N)`` (the detail coefficients of every channel, flattened). ``torch.linalg.eigh``
+    returns eigenvalues in ascending order, so the last ``n`` eigenvectors are taken in reverse. Signs are
+    fixed so that each column has a nonnegative sum (spectra are mostly positive).
+    """
+    C = Xw @ Xw.mT
+    _, V = torch.linalg.eigh(C)
+    A = V[..., -n_sources:].flip(-1)
+    sign = torch.where(A.sum(dim=-2, keepdim=True) < 0, -1.0, 1.0).to(A.dtype)
+    return A * sign
+
+
+def propagated_noise_std(
+    pinvA: torch.Tensor, noise_std: torch.Tensor, scale_std: torch.Tensor
+) -> torch.Tensor:
+    """Noise level of the coefficients of ``S_w = A⁺ X_w`` when the noise on ``X`` is white and known.
+
+    ``σ_ij = sqrt(Σ_c (A⁺)_ic² σ_c²) · s_j`` with ``pinvA (B, n, m)``, per-channel
+    ``noise_std (B or 1, m)`` and ``scale_std (J,)`` = :func:`semiblind.transforms.starlet_noise_std`.
+    Returns ``(B, n, J)``.
+    """
+    per_source = torch.sqrt((pinvA**2 * noise_std.unsqueeze(-2) ** 2).sum(-1))
+    return per_source.unsqueeze(-1) * scale_std
+
+
+def gmca_thresholds(
+    C: torch.Tensor,
+    *,
+    k: float,
+    support_fraction: float,
+    min_coefficients: int,
+    sigma: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-source, per-scale thresholds of GMCA's S-step (sGMCA paper §3.3).
+
+    ``C`` ``(B, n, J, P)``: the coefficients ``A⁺X_w``. ``σ`` ``(B, n, J)``: given (known noise) or the MAD of
+    each row of ``C``. With ``N = #{|c| > kσ}`` and ``n_keep = min(P, max(⌊K·N⌋, min_coefficients))``, the
+    threshold is the ``(n_keep + 1)``-th largest ``|c|`` (0 when ``n_keep = P``), so that soft
+    thresholding keeps exactly ``n_keep`` coefficients. Returns ``(thr, σ)``, both ``(B, n, J, 1)``.
+    """
+    B, n, J, P = C.shape
+    rows = C.reshape(-1, P)
+    if sigma is None:
+        sig = mad_std(rows)
+    else:
+        sig = sigma.reshape(-1).to(C.dtype)
+    absC = rows.abs()
+    n_sig = (absC > (k * sig).unsqueeze(-1)).sum(-1)
+    n_keep = torch.floor(support_fraction * n_sig.to(C.dtype)).long().clamp_min(min_coefficients).clamp_max(P)
+    index = (P - 1 - n_keep).clamp_min(0)
+    thr = _kth_smallest(absC, index)
+    thr = torch.where(n_keep >= P, torch.zeros_like(thr), thr)
+    return thr.view(B, n, J, 1), sig.view(B, n, J, 1)
+
+
+def gmca_update_s(
+    A: torch.Tensor,
+    Xw: torch.Tensor,
+    *,
+    k: float = 3.0,
+    support_fraction: float = 0.5,
+    min_coefficients: int = 5,
+    S_prev: torch.Tensor | None = None,
+    noise_std: torch.Tensor | None = None,
+    scale_std: torch.Tensor | None = None,
+    sv_floor: float = 1e-3,
+    pinvA: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """GMCA's S-step in the starlet domain: ``S_w ← ST_thr(A⁺ X_w)`` (sGMCA paper §3.3).
+
+    ``A`` ``(B, m, n)``; ``Xw`` ``(B, m, J, P)`` (detail scales only; the coarse scale is never thresholded).
+    Thresholds from :func:`gmca_thresholds` (noise level: MAD, or ``noise_std (B or 1, m)`` propagated
+    with the starlet scale norms ``scale_std (J,)``). With ``S_prev`` ``(B, n, J, P)`` the thresholds are
+    ℓ1-reweighted elementwise: ``thr / (|S_prev| / (kσ) + 1)``. ``pinvA`` may be passed precomputed.
+    Returns ``(B, n, J, P)``.
+    """
+    B, m, J, P = Xw.shape
+    if pinvA is None:
+        pinvA = gmca_pinv(A, sv_floor)
+    n = pinvA.shape[-2]
+    C = (pinvA @ Xw.reshape(B, m, J * P)).view(B, n, J, P)
+    sigma = None
+    if noise_std is not None:
+        if scale_std is None:
+            raise ValueError("scale_std must be given with noise_std (the starlet noise level of each "
+                             "scale); got None.")
+        sigma = propagated_noise_std(pinvA, noise_std, scale_std)
+    thr, sig = gmca_thresholds(C, k=k, support_fraction=support_fraction, min_coefficients=min_coefficients,
+                               sigma=sigma)
+    if S_prev is not None:
+        thr = thr / (S_prev.abs() / (k * sig).clamp_min(torch.finfo(C.dtype).tiny) + 1.0)
+    return torch.sign(C) * torch.relu(C.abs() - thr)
+
+
+def gmca_update_a(
+    Xw: torch.Tensor,
+    S_w: torch.Tensor,
+    *,
+    A_prev: torch.Tensor | None = None,
+    nonnegative: bool = False,
+) -> torch.Tensor:
+    """GMCA's A-step: least squares on the detail scales, ``A ← X_w S_wᵀ (S_w S_wᵀ)⁻¹``, then (optionally)
+    ``max(A, 0)``, then unit-ℓ2 columns (sGMCA paper §3.3).
+
+    ``Xw`` ``(B, m, J, P)`` or ``(B, m, N)``; ``S_w`` ``(B, n, J, P)`` or ``(B, n, N)``. The normal equations
+    carry a ridge of ``eps·tr(S_w S_wᵀ)/n`` (machine epsilon) so a source with no coefficient left does
+    not make them singular; a column that ends all zero keeps its value from ``A_prev`` (if given).
+    """
+    B, m = Xw.shape[:2]
+    n = S_w.shape[1]
+    Xf = Xw.reshape(B, m, -1)
+    Sf = S_w.reshape(B, n, -1)
+    G = Sf @ Sf.mT
+    R = Xf @ Sf.mT
+    eye = torch.eye(n, dtype=G.dtype, device=G.device)
+    ridge = torch.finfo(G.dtype).eps * G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1.0) / n
+    A = torch.linalg.solve(G + ridge.view(B, 1, 1) * eye, R.mT).mT
+    if nonnegative:
+        A = A.clamp_min(0)
+    norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True)
+    A = A / norms.clamp_min(torch.finfo(A.dtype).tiny)
+    if A_prev is not None:
+        A = torch.where(norms > 0, A, A_prev)
+    return A
+
+
+def support_fraction_schedule(iteration: int, K_max: float, n_ramp: int) -> float:
+    """``K = K_max · min(1, (iteration + 1) / n_ramp)`` for 0-based ``iteration``: linear growth to ``K_max``
+    over the first ``n_ramp`` iterations, then constant."""
+    return K_max * min(1.0, (iteration + 1) / n_ramp)
+
+
+# ------------------------------------------------------------------------------------------ the solver
+
+
+def _noise_tensor(noise_std: Any, m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor | None:
+    if noise_std is None:
+        return None
+    raw = noise_std.detach().cpu() if isinstance(noise_std, torch.Tensor) else noise_std
+    arr = np.asarray(raw, dtype=float)
+    if arr.ndim == 0:
+        arr = np.full(m, float(arr))
+    if arr.shape != (m,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"noise_std must be a positive number or an array of {m} positive per-channel "
+                         f"values; got {'shape ' + str(arr.shape) if arr.shape != (m,) else arr}.")
+    return torch.as_tensor(arr, dtype=dtype, device=device).view(1, m)
+
+
+def _initial_mixing(Xw_flat: torch.Tensor, n: int, init: str, A0: Any, rng: Any) -> torch.Tensor:
+    B, m, _ = Xw_flat.shape
+    dtype, device = Xw_flat.dtype, Xw_flat.device
+    if init == "pca":
+        return gmca_init_pca(Xw_flat, n)
+    if init == "random":
+        G = torch.as_tensor(make_rng(rng).standard_normal((B, m, n)), dtype=dtype, device=device)
+        return G / torch.linalg.vector_norm(G, dim=-2, keepdim=True)
+    if A0 is None:
+        raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
+    A = torch.as_tensor(np.asarray(A0.detach().cpu() if isinstance(A0, torch.Tensor) else A0),
+                        dtype=dtype, device=device)
+    if A.ndim not in (2, 3) or tuple(A.shape[-2:]) != (m, n) or (A.ndim == 3 and A.shape[0] not in (1, B)):
+        raise ValueError(f"A0 must have shape ({m}, {n}) or ({B}, {m}, {n}); got {tuple(A.shape)}.")
+    A = A.expand(B, m, n).clone()
+    norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True)
+    if bool((norms == 0).any()):
+        raise ValueError("A0 must have no all-zero column; got a matrix with a zero column.")
+    return A / norms
+
+
+def gmca(
+    X: torch.Tensor,
+    n_sources: int,
+    *,
+    image_shape: tuple[int, int] | None = None,
+    n_scales: int = 3,
+    k: float = 3.0,
+    K_max: float = 0.5,
+    n_ramp: int | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    min_coefficients: int = 5,
+    reweighting: bool = True,
+    nonnegative_mixing: bool = False,
+    noise_std: Any = None,
+    sv_floor: float = 1e-3,
+    init: str = "pca",
+    A0: Any = None,
+    final_s: str = "least_squares",
+    rng: Any = None,
+) -> FitResult:
+    """Run GMCA on a batch ``X (B, m, t)`` (``t = H·W`` pixels, row-major, when ``image_shape`` is given).
+
+    See :class:`GMCA` for the parameters and the module docstring for the algorithm. Returns a
+    :class:`~semiblind.solvers.base.FitResult` with ``A (B, m, n)``, ``S (B, n, t)``, per-sample
+    ``n_iter`` and ``converged``, and ``history["delta_S"]`` (relative change of the thresholded detail
+    coefficients at each iteration, first sample).
+    """
+    B, m, t = X.shape
+    n = int(n_sources)
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(repr(i) for i in INITS)}; got {init!r}.")
+    if final_s not in FINAL_S:
+        raise ValueError(f"final_s must be one of {', '.join(repr(f) for f in FINAL_S)}; got {final_s!r}.")
+    ramp = max(1, max_iter // 2) if n_ramp is None else int(n_ramp)
+    if image_shape is not None:
+        H, W = image_shape
+        d, c = starlet_forward(X.reshape(B, m, H, W), n_scales, ndim=2)
+        Xw = d.reshape(B, m, n_scales, H * W)
+        Xc = c.reshape(B, m, t)
+        ndim = 2
+    else:
+        Xw, Xc = starlet_forward(X, n_scales, ndim=1)
+        ndim = 1
+    J = n_scales
+    sig_noise = _noise_tensor(noise_std, m, X.dtype, X.device)
+    scale_std = torch.as_tensor(starlet_noise_std(J, ndim=ndim), dtype=X.dtype, device=X.device)
+    Xw_flat = Xw.reshape(B, m, J * t)
+    A = _initial_mixing(Xw_flat, n, init, A0, rng)
+
+    S_prev: torch.Tensor | None = None
+    active = torch.ones(B, dtype=torch.bool, device=X.device)
+    n_iter = torch.full((B,), max_iter, dtype=torch.long, device=X.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=X.device)
+    history: list[float] = []
+    tiny = torch.finfo(X.dtype).tiny
+    for it in range(max_iter):
+        K = support_fraction_schedule(it, K_max, ramp)
+        reweight = reweighting and S_prev is not None and it >= ramp - 1
+        S_w = gmca_update_s(A, Xw, k=k, support_fraction=K, min_coefficients=min_coefficients,
+                            S_prev=S_prev if reweight else None, noise_std=sig_noise, scale_std=scale_std,
+                            sv_floor=sv_floor)
+        A_new = gmca_update_a(Xw, S_w, A_prev=A, nonnegative=nonnegative_mixing)
+        if S_prev is None:
+            delta = torch.ones(B, dtype=X.dtype, device=X.device)
+        else:
+            delta = (torch.linalg.vector_norm((S_w - S_prev).reshape(B, -1), dim=-1)
+                     / torch.linalg.vector_norm(S_w.reshape(B, -1), dim=-1).clamp_min(tiny))
+        if bool(active.all()):
+            A, S_prev = A_new, S_w
+        else:
+            A = torch.where(active.view(B, 1, 1), A_new, A)
+            S_prev = torch.where(active.view(B, 1, 1, 1), S_w, S_prev)
+        history.append(float(delta[0]) if bool(active[0]) else history[-1])
+        if it >= ramp:
+            done = active & (delta < tol)
+            n_iter = torch.where(done, it + 1, n_iter)
+            converged |= done
+            active &= ~done
+            if not bool(active.any()):
+                break
+
+    pinvA = gmca_pinv(A, sv_floor)
+    if final_s == "least_squares":
+        S = pinvA @ X
+    else:
+        S_w = gmca_update_s(A, Xw, k=k, support_fraction=K_max, min_coefficients=min_coefficients,
+                            S_prev=S_prev if reweighting else None, noise_std=sig_noise, scale_std=scale_std,
+                            pinvA=pinvA)
+        S = S_w.sum(dim=2) + pinvA @ Xc
+    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history})
+
+
+ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
+
+
+@register
+class GMCA(BaseSeparator):
+    """GMCA (Bobin et al. 2007; sGMCA paper §3.3): sparse blind source separation in the starlet domain.
+
+    Parameters (keyword-only; defaults in brackets)
+    -----------------------------------------------
+    n_sources : number of sources n [2].
+    n_scales : number J of starlet detail scales [3]; 1-D along the pixels, 2-D for cube input.
+    k : threshold in units of the noise level σ, ``kσ`` [3.0].
+    K_max : final support fraction: at most ``K·#{|c| > kσ}`` coefficients are kept per source and scale
+        [0.5].
+    n_ramp : iterations over which K grows linearly from ``K_max/n_ramp`` to ``K_max``
+        [None: ``max_iter // 2``, i.e. 100]; ℓ1 reweighting and the stopping test start once ``K = K_max``.
+    max_iter : maximum number of iterations [200].
+    tol : stop when ``‖ΔS_w‖_F / ‖S_w‖_F < tol`` (thresholded detail coefficients) [1e-6]; float32 rounding
+        rarely lets a run go much below 1e-7.
+    min_coefficients : at least this many coefficients are kept per source and scale [5].
+    reweighting : ℓ1-reweighted thresholds ``thr / (|S_prev| / (kσ) + 1)`` once ``K = K_max`` [True].
+    nonnegative_mixing : clip A at zero before normalising its columns [False].
+    noise_std : known standard deviation of the white noise on X, a number or one value per channel ``(m,)``;
+        it is propagated through ``A⁺`` and the starlet scales to set σ. [None: σ from the MAD of each
+        source's coefficients at each scale].
+    sv_floor : singular values of A below ``sv_floor · s_max`` are raised to it in ``A⁺`` [1e-3].
+    init : ``"pca"`` (leading eigenvectors of the detail-scale covariance, by decreasing eigenvalue),
+        ``"random"`` (Gaussian, unit columns, from ``random_state``) or ``"given"`` (``A0``) ["pca"].
+    A0 : ``(m, n)`` or ``(B, m, n)`` starting mixing matrix for ``init="given"`` [None].
+    final_s : the sources returned after the last iteration [``"least_squares"``: ``A⁺X`` with the final A,
+        unbiased]; ``"thresholded"``: one more S-step with the final A (thresholds at ``K_max``, reweighted),
+        summed over the detail scales, plus the unthresholded coarse scale ``A⁺X_c`` — a denoised estimate for
+        sources that are sparse in the starlet domain (smooth images). On sources that are sparse pixel by
+        pixel (i.i.d. generalised-Gaussian draws, 30 dB) it is much worse: NMSE(S) 0.22 against 1.8e-3.
+    random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose: as everywhere.
+
+    Fitted attributes: ``mixing_`` ``(m, n)``, ``sources_`` ``(n, t)`` or ``(n, H, W)``, ``n_iter_``,
+    ``converged_``, ``history_["delta_S"]``, ``seconds_``. :meth:`transform` returns the least-squares sources
+    ``A⁺X`` (floored singular values) for new data.
+    """
+
+    name: ClassVar[str] = "gmca"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **COMMON_CONSTRAINTS,
+        "n_scales": [Interval(int, 1, None, closed="left")],
+        "k": [Interval(float, 0, None, closed="neither")],
+        "K_max": [Interval(float, 0, 1, closed="right")],
+        "n_ramp": [Interval(int, 1, None, closed="left"), NONE],
+        "max_iter": [Interval(int, 1, None, closed="left")],
+        "tol": [Interval(float, 0, None, closed="left")],
+        "min_coefficients": [Interval(int, 1, None, closed="left")],
+        "reweighting": [BOOL],
+        "nonnegative_mixing": [BOOL],
+        "noise_std": [Interval(float, 0, None, closed="neither"), ARRAY, NONE],
+        "sv_floor": [Interval(float, 0, 1, closed="both")],
+        "init": [Options(INITS)],
+        "A0": [ARRAY, NONE],
+        "final_s": [Options(FINAL_S)],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_sources: int = 2,
+        n_scales: int = 3,
+        k: float = 3.0,
+        K_max: float = 0.5,
+        n_ramp: int | None = None,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        min_coefficients: int = 5,
+        reweighting: bool = True,
+        nonnegative_mixing: bool = False,
+        noise_std: Any = None,
+        sv_floor: float = 1e-3,
+        init: str = "pca",
+        A0: Any = None,
+        final_s: str = "least_squares",
+        random_state: Any = None,
+        dtype: str = "float32",
+        device: Any = "cpu",
+        verbose: bool = False,
+    ) -> None:
+        self.n_sources = n_sources
+        self.n_scales = n_scales
+        self.k = k
+        self.K_max = K_max
+        self.n_ramp = n_ramp
+        self.max_iter = max_iter
+        self.tol = tol
+        self.min_coefficients = min_coefficients
+        self.reweighting = reweighting
+        self.nonnegative_mixing = nonnegative_mixing
+        self.noise_std = noise_std
+        self.sv_floor = sv_floor
+        self.init = init
+        self.A0 = A0
+        self.final_s = final_s
+        self.random_state = random_state
+        self.dtype = dtype
+        self.device = device
+        self.verbose = verbose
+
+    def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
+        res = gmca(
+            X, self.n_sources, image_shape=image_shape, n_scales=self.n_scales, k=self.k, K_max=self.K_max,
+            n_ramp=self.n_ramp, max_iter=self.max_iter, tol=self.tol, min_coefficients=self.min_coefficients,
+            reweighting=self.reweighting, nonnegative_mixing=self.nonnegative_mixing,
+            noise_std=self.noise_std, sv_floor=self.sv_floor, init=self.init, A0=self.A0,
+            final_s=self.final_s, rng=self._rng(),
+        )
+        if self.verbose:
+            conv = torch.as_tensor(res.converged)
+            print(f"GMCA: {int(torch.as_tensor(res.n_iter).max())} iteration(s), "
+                  f"{int(conv.sum())}/{X.shape[0]} converged")
+        return res
+
+    def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        return gmca_pinv(A, self.sv_floor) @ X

@@ -1,0 +1,386 @@
+"""PALM for sparse blind source separation (LPALM paper, Fahes et al. 2022, eq. 6; Bolte, Sabach &
+Teboulle 2014).
+
+Problem::
+
+    min_{A, S}  ½‖X − A S‖²_F + λ‖S‖₁ + ι{‖A_i‖₂ ≤ 1 for every column i}
+
+One iteration (eq. 6), both lines computed by the shared iterates of :mod:`semiblind.solvers.iterates`::
+
+    S ← ST_{λ/L_S}(S − (1/L_S)·Aᵀ(A S − X)),            L_S = ‖AᵀA‖₂     (sparse_step_s, W = A/L_S, θ = λ/L_S)
+    A ← Π_{‖·‖₂≤1}(A − (1/L_A)·(A S − X) Sᵀ),           L_A = ‖S Sᵀ‖₂    (gradient_step_a, with the new S)
+
+Stopping: ``‖S_{k+1} − S_k‖_F < tol`` and ``‖A_{k+1} − A_k‖_F < tol`` (absolute Frobenius norms,
+paper: 1e-7), or
+``max_iter``. In a batch each sample stops on its own: converged samples are frozen with a mask
+while the others
+continue (the whole batch is still computed as batched matrix products).
+
+Degenerate steps: if ``S`` becomes all zero (λ above ``‖AᵀX‖_∞``), ``L_A = 0`` and the A step is
+skipped (A kept);
+if ``A`` is all zero, ``L_S = 0`` and the S step is skipped. Such a sample then converges at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .. import metrics
+from .._backend import as_tensor, make_rng, resolve_dtype, spectral_norm_sq, to_numpy
+from .._validation import NONE, Interval, Options, check_data, check_n_sources
+from ..prox import project_columns_l2_ball
+from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
+from .ista import ARRAY, _batched_matrix, ista
+from .iterates import gradient_step_a, sparse_step_s
+
+INITS = ("given", "random", "ones")
+
+
+def initial_mixing(
+    X: torch.Tensor,
+    n_sources: int,
+    init: str | None = None,
+    A0: Any = None,
+    rng: Any = None,
+) -> torch.Tensor:
+    """The starting mixing matrix ``(B, m, n)`` for a batch ``X (B, m, t)``.
+
+    - ``"given"``: ``A0`` (``(m, n)`` shared or ``(B, m, n)``), projected onto the unit column ball.
+    - ``"random"``: i.i.d. standard normal entries drawn from ``rng`` (a seed or Generator),
+      columns normalised.
+    - ``"ones"``: the all-ones matrix with unit-norm columns (``1/√m``). All columns are equal, so
+      PALM's updates keep
+      them equal: useful as the common start of unrolled networks, not for classical PALM with ``n > 1``.
+    - ``None``: ``"given"`` when ``A0`` is given, else ``"random"``.
+    """
+    B, m, _ = X.shape
+    if init is None:
+        init = "given" if A0 is not None else "random"
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(repr(i) for i in INITS)}; got {init!r}.")
+    if init == "given":
+        if A0 is None:
+            raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
+        A = _batched_matrix(A0, name="A0", batch=B, rows=m, cols=n_sources, dtype=X.dtype, device=X.device,
+                            what="(channels, sources)").expand(B, m, n_sources)
+        if bool((torch.linalg.vector_norm(A, dim=-2) == 0).any()):
+            raise ValueError("A0 must have no all-zero column; got a matrix with a zero column.")
+        return project_columns_l2_ball(A.clone())
+    if init == "random":
+        G = make_rng(rng).standard_normal((B, m, n_sources))
+        A = torch.as_tensor(G, dtype=X.dtype, device=X.device)
+    else:
+        A = torch.ones(B, m, n_sources, dtype=X.dtype, device=X.device)
+    return A / torch.linalg.vector_norm(A, dim=-2, keepdim=True)
+
+
+def _objective_gram(
+    X_sq: torch.Tensor, AtX: torch.Tensor, AtA: torch.Tensor, S: torch.Tensor, lam: torch.Tensor
+) -> torch.Tensor:
+    """``½‖X − AS‖² + λ‖S‖₁ = ½‖X‖² − ⟨AᵀX, S⟩ + ½⟨AᵀA S, S⟩ + λ‖S‖₁`` from precomputed ``‖X‖²``
+    and ``AᵀX``."""
+    return (0.5 * X_sq - (AtX * S).sum((-2, -1)) + 0.5 * ((AtA @ S) * S).sum((-2, -1))
+            + lam * S.abs().sum((-2, -1)))
+
+
+def palm(
+    X: Any,
+    n_sources: int,
+    lam: Any,
+    *,
+    A0: Any = None,
+    init: str | None = None,
+    S0: Any = None,
+    max_iter: int = 5000,
+    tol: float = 1e-7,
+    rng: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    record_history: bool = True,
+) -> FitResult:
+    """Run PALM (LPALM paper eq. 6) on a batch ``X (B, m, t)``; functional core of :class:`PALM`.
+
+    Parameters
+    ----------
+    X : ``(B, m, t)`` data, NumPy or torch.
+    n_sources : n.
+    lam : λ ≥ 0; a scalar or one value per sample ``(B,)`` (e.g. one λ per copy of a sample).
+    A0, init, rng : starting mixing matrix, see :func:`initial_mixing`. ``S0`` defaults to ``A0⁺X``
+        as in the paper.
+    max_iter, tol : stop a sample when ``‖ΔS‖_F < tol`` and ``‖ΔA‖_F < tol``, or after ``max_iter``
+        iterations.
+    dtype, device : computation dtype (default float32; a float64 tensor input stays float64) and device.
+    record_history : record, for the first sample, ``objective`` (``½‖X − AS‖² + λ‖S‖₁`` at the iterates
+        ``0 … K``, so ``K+1`` values), ``delta_S`` and ``delta_A`` (``K`` values each).
+
+    Returns
+    -------
+    FitResult with ``A (B, m, n)``, ``S (B, n, t)``, ``n_iter (B,)``, ``converged (B,)`` (torch
+    tensors). No warning
+    is raised here; :class:`PALM` warns when ``max_iter`` is hit.
+    """
+    dt = resolve_dtype(dtype if dtype is not None else (X.dtype if isinstance(X, torch.Tensor) else None))
+    Xt = as_tensor(X, dtype=dt, device=device)
+    if Xt.ndim != 3:
+        raise ValueError(
+            f"X must be a 3-D batch (B, channels, pixels); got an array of shape {tuple(Xt.shape)}."
+        )
+    B, m, t = Xt.shape
+    n = check_n_sources(n_sources, m)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite float >= 0; got {tol!r}.")
+    lam_t = torch.as_tensor(np.asarray(to_numpy(lam), dtype=float), dtype=dt, device=Xt.device).reshape(-1)
+    if lam_t.numel() not in (1, B) or bool((lam_t < 0).any()) or not bool(torch.isfinite(lam_t).all()):
+        raise ValueError(f"lam must be a finite scalar >= 0 or one such value per sample ({B}); got {lam!r}.")
+    lam_b = lam_t.expand(B).reshape(B, 1, 1)
+
+    A = initial_mixing(Xt, n, init, A0, rng)
+    if S0 is None:
+        S = torch.linalg.pinv(A) @ Xt
+    else:
+        S = _batched_matrix(S0, name="S0", batch=B, rows=n, cols=t, dtype=dt, device=Xt.device,
+                            what="(sources, pixels)").expand(B, n, t).clone()
+
+    tiny = torch.finfo(dt).tiny
+    active = torch.ones(B, dtype=torch.bool, device=Xt.device)
+    converged = torch.zeros(B, dtype=torch.bool, device=Xt.device)
+    n_iter = torch.zeros(B, dtype=torch.long, device=Xt.device)
+    n_active = B
+    X0_sq = Xt[0].square().sum()
+    hist = torch.zeros(max_iter + 1 if record_history else 0, 3, dtype=dt, device=Xt.device)
+    for k in range(max_iter):
+        first_active = record_history and bool(active[0])
+        L_S = spectral_norm_sq(A)
+        inv_LS = torch.where(L_S > 0, 1.0 / L_S.clamp_min(tiny), torch.zeros_like(L_S)).reshape(B, 1, 1)
+        W = A * inv_LS
+        WtX = W.mT @ Xt
+        if first_active:
+            AtX0 = WtX[0] * L_S[0]  # AᵀX of the first sample (zero when A = 0)
+            hist[k, 0] = _objective_gram(X0_sq, AtX0, A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
+        S_new = sparse_step_s(S, A, Xt, W, lam_b * inv_LS, WtX=WtX)
+        L_A = spectral_norm_sq(S_new)
+        inv_LA = torch.where(L_A > 0, 1.0 / L_A.clamp_min(tiny), torch.zeros_like(L_A)).reshape(B, 1, 1)
+        A_new = gradient_step_a(A, S_new, Xt, inv_LA)
+        dS = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
+        dA = torch.linalg.vector_norm(A_new - A, dim=(-2, -1))
+        if n_active < B:
+            keep = active.reshape(B, 1, 1)
+            S_new = torch.where(keep, S_new, S)
+            A_new = torch.where(keep, A_new, A)
+        S, A = S_new, A_new
+        n_iter += active
+        if first_active:
+            hist[k, 1] = dS[0]
+            hist[k, 2] = dA[0]
+        done = active & (dS < tol) & (dA < tol)
+        converged |= done
+        active &= ~done
+        n_active = int(active.sum())
+        if n_active == 0:
+            break
+
+    history: dict[str, list[float]] = {}
+    if record_history:
+        K = int(n_iter[0])
+        hist[K, 0] = _objective_gram(X0_sq, A[0].mT @ Xt[0], A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
+        h = hist.cpu()
+        history = {
+            "objective": h[: K + 1, 0].tolist(),
+            "delta_S": h[:K, 1].tolist(),
+            "delta_A": h[:K, 2].tolist(),
+        }
+    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history=history)
+
+
+@register
+class PALM(BaseSeparator):
+    """PALM (LPALM paper, Fahes et al. 2022, eq. 6; Bolte et al. 2014) for
+    ``min ½‖X − AS‖²_F + λ‖S‖₁ + ι{‖A_i‖₂ ≤ 1}``.
+
+    Parameters (keyword-only)
+    -------------------------
+    n_sources : number of sources n.
+    lam : λ ≥ 0 in the units of ``X`` (default 0.01); pick it on training data with :func:`select_lambda`.
+    max_iter : default 5000 (the paper's runs need a few thousand iterations at tol=1e-7).
+    tol : default 1e-7 (the paper's), applied to the absolute ``‖ΔS‖_F`` and ``‖ΔA‖_F``. float32
+        rounding alone
+        moves a large S by about 1e-7·‖S‖_F per step, so use ``dtype="float64"`` for tolerances this tight; in
+        float32 a looser tol (e.g. 1e-5·‖X‖_F) is reached.
+    init : ``"given"`` (needs ``A0``), ``"random"`` (standard normal, unit columns, from ``random_state``),
+        ``"ones"`` (all-ones unit columns; a symmetric start PALM cannot leave) or None
+        (``"given"`` if ``A0`` is
+        given, else ``"random"``). S starts at ``A0⁺X`` (the paper's choice).
+    A0 : ``(m, n)`` starting mixing matrix (or ``(B, m, n)`` with :meth:`fit_batch`).
+    random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose.
+
+    Fitted attributes: ``mixing_``, ``sources_``, ``n_iter_``, ``converged_``, ``history_``
+    (``objective`` at every
+    iterate, ``delta_S``, ``delta_A``; first sample), ``seconds_``. :meth:`transform` solves the
+    lasso in S with the
+    fitted A (ISTA, same λ).
+    """
+
+    name: ClassVar[str] = "palm"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **COMMON_CONSTRAINTS,
+        "lam": [Interval(float, 0, None, closed="left")],
+        "max_iter": [Interval(int, 1, None, closed="left")],
+        "tol": [Interval(float, 0, None, closed="left")],
+        "init": [Options(INITS), NONE],
+        "A0": [ARRAY, NONE],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_sources: int = 2,
+        lam: float = 0.01,
+        max_iter: int = 5000,
+        tol: float = 1e-7,
+        init: str | None = None,
+        A0: Any = None,
+        random_state: Any = None,
+        dtype: str = "float32",
+        device: Any = "cpu",
+        verbose: bool = False,
+    ) -> None:
+        self.n_sources = n_sources
+        self.lam = lam
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.A0 = A0
+        self.random_state = random_state
+        self.dtype = dtype
+        self.device = device
+        self.verbose = verbose
+
+    def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
+        if self.init == "given" and self.A0 is None:
+            raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
+        res = palm(X, self.n_sources, self.lam, A0=self.A0, init=self.init, max_iter=self.max_iter,
+                   tol=self.tol, rng=self._rng(), dtype=X.dtype, device=X.device)
+        if self.verbose:
+            print(f"PALM: {int(res.n_iter.max())} iteration(s), "
+                  f"{int(res.converged.sum())}/{X.shape[0]} converged")
+        return res
+
+    def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+        return ista(X, A, self.lam, max_iter=self.max_iter, tol=self.tol, dtype=X.dtype, device=X.device,
+                    record_history=False).S
+
+
+# ------------------------------------------------------------------------------------------------- choosing λ
+
+
+@dataclass
+class LambdaSelection:
+    """Result of :func:`select_lambda` (the LPALM paper's Figure 2a: median NMSE and iterations versus λ).
+
+    ``lambdas (K,)``; ``median_nmse (K,)`` median over training samples of NMSE(S) (linear) after alignment;
+    ``median_iterations (K,)``; ``per_sample_nmse (K, N)``; ``per_sample_iterations (K, N)``;
+    ``best_lambda`` the λ
+    with the smallest median NMSE; ``lambda_max`` the scale of the default grid.
+    """
+
+    best_lambda: float
+    lambdas: np.ndarray
+    median_nmse: np.ndarray
+    median_iterations: np.ndarray
+    per_sample_nmse: np.ndarray
+    per_sample_iterations: np.ndarray
+    lambda_max: float
+
+
+def _aligned_sources(
+    A_est: np.ndarray, S_est: np.ndarray, S_true: np.ndarray, A_true: np.ndarray | None
+) -> np.ndarray:
+    """Align a batch of estimates with :func:`semiblind.metrics.align`: on the mixing matrices when ``A_true`` is
+    given, else on the source rows (matched by cosine, rescaled to the norms of the true rows)."""
+    if A_true is not None:
+        return np.asarray(metrics.align(A_est, S_est, A_true, S_true)[1])
+    S_al_t, _ = metrics.align(np.swapaxes(S_est, -1, -2), np.swapaxes(A_est, -1, -2),
+                              np.swapaxes(S_true, -1, -2))
+    return np.swapaxes(np.asarray(S_al_t), -1, -2)
+
+
+def select_lambda(
+    X_train: Any,
+    S_train: Any,
+    n_sources: int,
+    lambdas: Any = None,
+    *,
+    A_train: Any = None,
+    A0: Any = None,
+    init: str | None = None,
+    max_iter: int = 5000,
+    tol: float = 1e-7,
+    rng: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> LambdaSelection:
+    """Pick PALM's λ on a training set (LPALM paper §4, Figure 2a): run PALM for every λ of a grid
+    on all training
+    samples at once (one batched run per λ), align each estimate, and keep the λ with the smallest
+    median NMSE(S).
+
+    Parameters
+    ----------
+    X_train : ``(N, m, t)`` training mixtures. S_train : ``(N, n, t)`` their true sources.
+    n_sources : n.
+    lambdas : the grid; default 30 values log-spaced from ``1e-5·λ_max`` to ``λ_max``, where
+        ``λ_max`` is the median
+        over samples of ``‖A_initᵀX‖_∞`` (above it the first S-step gives S = 0).
+    A_train : ``(N, m, n)`` true mixing matrices; when given, estimates are aligned on A
+        (permutation, sign and
+        scale from A, :func:`semiblind.metrics.align`), otherwise on the rows of S.
+    A0, init, rng : the common starting point (:func:`initial_mixing`), drawn once and shared by every λ.
+    max_iter, tol, dtype, device : as in :func:`palm`.
+    """
+    Xc = check_data(X_train, name="X_train", batched=True, allow_cube=False)
+    dt = resolve_dtype(dtype if dtype is not None else (Xc.dtype if isinstance(Xc, torch.Tensor) else None))
+    Xt = as_tensor(Xc, dtype=dt, device=device)
+    N, m, t = Xt.shape
+    n = check_n_sources(n_sources, m)
+    S_true = np.asarray(to_numpy(S_train), dtype=float)
+    if S_true.shape != (N, n, t):
+        raise ValueError(f"S_train must have shape ({N}, {n}, {t}) to match X_train and n_sources; "
+                         f"got {S_true.shape}.")
+    A_true = None
+    if A_train is not None:
+        A_true = np.asarray(to_numpy(A_train), dtype=float)
+        if A_true.shape != (N, m, n):
+            raise ValueError(f"A_train must have shape ({N}, {m}, {n}); got {A_true.shape}.")
+    A_init = initial_mixing(Xt, n, init, A0, rng)
+    lam_max = float(torch.median((A_init.mT @ Xt).abs().amax(dim=(-2, -1))))
+    if lambdas is None:
+        grid = lam_max * np.logspace(-5, 0, 30)
+    else:
+        grid = np.asarray(lambdas, dtype=float).reshape(-1)
+        if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+            raise ValueError(f"lambdas must be a non-empty list of finite values >= 0; got {lambdas!r}.")
+    per_nmse = np.empty((grid.size, N))
+    per_iter = np.empty((grid.size, N), dtype=int)
+    for i, lam in enumerate(grid):
+        res = palm(Xt, n, float(lam), A0=A_init, init="given", max_iter=max_iter, tol=tol, dtype=dt,
+                   device=Xt.device, record_history=False)
+        A_est, S_est = to_numpy(res.A).astype(float), to_numpy(res.S).astype(float)
+        S_al = _aligned_sources(A_est, S_est, S_true, A_true)
+        per_nmse[i] = np.asarray(metrics.nmse(S_al, S_true), dtype=float).reshape(N)
+        per_iter[i] = to_numpy(res.n_iter)
+    med = np.median(per_nmse, axis=1)
+    return LambdaSelection(
+        best_lambda=float(grid[int(np.nanargmin(med))]),
+        lambdas=grid,
+        median_nmse=med,
+        median_iterations=np.median(per_iter, axis=1),
+        per_sample_nmse=per_nmse,
+        per_sample_iterations=per_iter,
+        lambda_max=lam_max,
+    )

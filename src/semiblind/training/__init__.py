@@ -1,0 +1,30 @@
+"""Training of unrolled networks: the loop (:func:`train`), losses, checkpoints and model files.
+
+- :func:`train` — Adam training with validation, best weights, early stopping, JSON-lines log, checkpoints and
+  exact resume (LPALM paper, Fahes et al. ICLR 2022, §4 and eq. 9).
+- :func:`build_model` — a freshly initialised LPALM / LISTA / LISTA-CP / ISTA-LLT sized for a training set.
+- :func:`load_model` / ``model.save(dir)`` — model folders (``model.safetensors`` + ``config.json``) and the
+  models shipped in ``semiblind/models``.
+"""
+
+from .engine import Dataset, TrainResult, as_dataset, build_model, evaluate, load_npz_dataset, train
+from .losses import SeparationLoss, make_loss, nmse, sad
+from .model_files import find_shipped_model, load_model, save_model, shipped_models
+
+__all__ = [
+    "Dataset",
+    "SeparationLoss",
+    "TrainResult",
+    "as_dataset",
+    "build_model",
+    "evaluate",
+    "find_shipped_model",
+    "load_model",
+    "load_npz_dataset",
+    "make_loss",
+    "nmse",
+    "sad",
+    "save_model",
+    "shipped_models",
+    "train",
+]

@@ -1,0 +1,479 @@
+"""The training loop shared by every unrolled network (LPALM, LISTA family; later unrolled MU and the IAE).
+
+Paper settings (LPALM, Fahes et al. ICLR 2022, §4): loss eq. 9, Adam with β = (0.9, 0.999), learning rate
+1e-4,
+batch size 1, 100 epochs — all configurable. Every epoch: a pass over the shuffled training set, a validation
+pass
+(loss and per-layer NMSE of S and A), the best weights kept, a JSON-lines log record, and a checkpoint.
+
+Determinism. Shuffling uses a ``torch.Generator`` seeded for each epoch from ``SeedSequence([seed, epoch])``;
+no
+global random state is read. A run stopped at any moment and resumed with ``resume=True`` (same arguments)
+ends
+with bit-identical weights to an uninterrupted run: the checkpoint (see :mod:`semiblind.training.checkpoint`)
+holds
+the model, the Adam state, the best weights, the counters and the log position, and the log is truncated back
+to
+that position on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._backend import as_tensor
+from .._version import __version__
+from ..unrolled.base import UnrolledNet
+from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from .losses import LossFn, make_loss, nmse
+
+LOG_NAME = "train_log.jsonl"
+CHECKPOINT_DIR = "checkpoint"
+MODEL_KINDS = ("lpalm", "lista", "lista-cp", "ista-llt")
+
+
+@dataclass
+class Dataset:
+    """Training triplets as tensors: ``X (N, m, t)``, ``A (N, m, n)``, ``S (N, n, t)`` plus a description."""
+
+    X: torch.Tensor
+    A: torch.Tensor
+    S: torch.Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    model : the network with the best weights (lowest validation loss, or training loss without a validation
+    set).
+    history : one dict per epoch (the log records).
+    best_epoch : 1-based epoch of the best weights; best_loss : its score.
+    epochs_run : epochs completed (including those before a resume); stopped_early : early stopping fired.
+    seconds : wall-clock time of this call; out_dir : where the model, log and checkpoint were written (or
+    None).
+    """
+
+    model: UnrolledNet
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_loss: float
+    epochs_run: int
+    stopped_early: bool
+    seconds: float
+    out_dir: Path | None = None
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch.float32) -> Dataset:
+    """Accept a ``MixtureSet`` (attributes ``X``, ``A``, ``S``, ``meta``), a mapping with those keys, a tuple
+    ``(X, A, S)`` or the path of a ``.npz`` dataset; return a :class:`Dataset` of tensors."""
+    meta: dict[str, Any] = {}
+    if isinstance(data, Dataset):
+        X, A, S, meta = data.X, data.A, data.S, data.meta
+    elif isinstance(data, (str, os.PathLike)):
+        return as_dataset(load_npz_dataset(data), name=name, dtype=dtype)
+    elif all(hasattr(data, k) for k in ("X", "A", "S")):
+        X, A, S = data.X, data.A, data.S
+        meta = dict(getattr(data, "meta", {}) or {})
+    elif isinstance(data, dict) and all(k in data for k in ("X", "A", "S")):
+        X, A, S = data["X"], data["A"], data["S"]
+        meta = dict(data.get("meta", {}) or {})
+    elif isinstance(data, (tuple, list)) and len(data) == 3:
+        X, A, S = data
+    else:
+        raise TypeError(f"{name} must be a MixtureSet, a dict or a tuple (X, A, S); got "
+                        f"{type(data).__name__}.")
+    X, A, S = (as_tensor(v, dtype=dtype).detach().cpu() for v in (X, A, S))
+    if X.ndim != 3 or A.ndim != 3 or S.ndim != 3:
+        raise ValueError(
+            f"{name} must hold X (N, m, t), A (N, m, n) and S (N, n, t); got shapes {tuple(X.shape)}, "
+            f"{tuple(A.shape)} and {tuple(S.shape)}."
+        )
+    N, m, t = X.shape
+    if A.shape[:2] != (N, m) or S.shape != (N, A.shape[2], t):
+        raise ValueError(
+            f"{name} must hold X (N, m, t), A (N, m, n) and S (N, n, t) with matching N, m, n, t; got shapes "
+            f"{tuple(X.shape)}, {tuple(A.shape)} and {tuple(S.shape)}."
+        )
+    if N == 0:
+        raise ValueError(f"{name} must hold at least one sample; got 0.")
+    for k, v in (("X", X), ("A", A), ("S", S)):
+        if not torch.isfinite(v).all():
+            raise ValueError(f"{name}.{k} must contain only finite values; got NaN or infinite entries.")
+    return Dataset(X, A, S, meta)
+
+
+def load_npz_dataset(path: str | os.PathLike) -> Dataset:
+    """Read a dataset ``.npz`` (keys ``X``, ``A``, ``S``, optional ``meta`` JSON string; no pickles)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"dataset {str(p)!r} does not exist.")
+    try:
+        from ..data.mixtures import MixtureSet
+
+        ms = MixtureSet.load(p)
+        return Dataset(torch.as_tensor(np.asarray(ms.X)), torch.as_tensor(np.asarray(ms.A)),
+                       torch.as_tensor(np.asarray(ms.S)), dict(getattr(ms, "meta", {}) or {}))
+    except ImportError:
+        pass
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in ("X", "A", "S") if k not in z.files]
+            if missing:
+                raise ValueError(f"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} "
+                                 f"missing.")
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+            return Dataset(torch.as_tensor(z["X"]), torch.as_tensor(z["A"]), torch.as_tensor(z["S"]), meta)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"dataset {str(p)!r} must be a readable .npz file; it is not ({exc}).") from None
+
+
+# ------------------------------------------------------------------------------------------------ models
+
+
+def build_model(
+    kind: str,
+    train_set: Any,
+    *,
+    layers: int = 25,
+    dtype: Any = None,
+    **options: Any,
+) -> UnrolledNet:
+    """A freshly initialised network of ``kind`` (``"lpalm"``, ``"lista"``, ``"lista-cp"``, ``"ista-llt"``)
+    sized
+    for ``train_set``.
+
+    LPALM follows the paper's App. A: the initialisation pair is the first training sample ``(A_0, S_0)``.
+    The LISTA family uses the **mean** of the training mixing matrices as its reference ``A_ref`` (see
+    :mod:`semiblind.unrolled.lista`). ``options`` go to the network's constructor (``tied``, ``threshold``,
+    ``wavelet``, ``n_scales``, ``s_update``, ``mixing``, ``alpha``). The data contract's energy grid is taken
+    from
+    ``train_set.meta["energy_grid"]`` when present.
+    """
+    from ..unrolled.lista import ISTALLT, LISTA, LISTACP
+    from ..unrolled.lpalm import LPALM
+
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, MODEL_KINDS))}; got {kind!r}.")
+    ds = as_dataset(train_set, dtype=torch.float64)
+    _, m, _ = ds.X.shape
+    n = int(ds.A.shape[2])
+    if kind == "lpalm":
+        model: UnrolledNet = LPALM(m=m, n=n, layers=layers, init=(ds.A[0], ds.S[0]), dtype=dtype, **options)
+    else:
+        cls = {"lista": LISTA, "lista-cp": LISTACP, "ista-llt": ISTALLT}[kind]
+        model = cls(m=m, n=n, layers=layers, init=ds.A.mean(dim=0), dtype=dtype, **options)
+    grid = ds.meta.get("energy_grid") if isinstance(ds.meta, dict) else None
+    model.contract["energy_grid"] = grid
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ loop helper
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    s = int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return torch.Generator().manual_seed(s)
+
+
+def _forward(model: UnrolledNet, X: torch.Tensor, A_true: torch.Tensor) -> tuple[Any, list]:
+    """Per-layer estimates; S-only networks in ``mixing="given"`` mode receive the true A."""
+    if model.estimates_mixing:
+        _, _, As, Ss = model(X, return_layers=True)
+        return As, Ss
+    A_in = A_true if getattr(model, "mixing", "fixed") == "given" else None
+    _, _, _, Ss = model(X, A=A_in, return_layers=True)
+    return None, Ss
+
+
+@torch.no_grad()
+def evaluate(
+    model: UnrolledNet,
+    data: Any,
+    *,
+    loss: str | LossFn = "nmse",
+    layer_weights: Sequence[float] | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Loss and per-layer mean NMSE of S (and A for networks that estimate it) on a dataset.
+
+    Returns ``{"loss", "nmse_S", "nmse_A", "nmse_S_layers", "nmse_A_layers"}`` (means over samples; the A
+    entries
+    are None for S-only networks).
+    """
+    ds = data if isinstance(data, Dataset) else as_dataset(data, name="data", dtype=model.dtype)
+    loss_fn = make_loss(loss, layer_weights)
+    was_training = model.training
+    model.eval()
+    dev, dt = model.device, model.dtype
+    N = len(ds)
+    tot = 0.0
+    s_layers = torch.zeros(model.layers, dtype=torch.float64)
+    a_layers = torch.zeros(model.layers, dtype=torch.float64)
+    for i in range(0, N, batch_size):
+        X = ds.X[i:i + batch_size].to(dev, dt)
+        A = ds.A[i:i + batch_size].to(dev, dt)
+        S = ds.S[i:i + batch_size].to(dev, dt)
+        As, Ss = _forward(model, X, A)
+        b = X.shape[0]
+        tot += float(loss_fn(As, Ss, A, S)) * b
+        s_layers += torch.stack([nmse(s, S).sum() for s in Ss]).double().cpu()
+        if As is not None:
+            a_layers += torch.stack([nmse(a, A).sum() for a in As]).double().cpu()
+    model.train(was_training)
+    s_l = (s_layers / N).tolist()
+    a_l = (a_layers / N).tolist() if model.estimates_mixing else None
+    return {"loss": tot / N, "nmse_S": s_l[-1], "nmse_A": a_l[-1] if a_l else None, "nmse_S_layers": s_l,
+            "nmse_A_layers": a_l}
+
+
+def _check_int(name: str, v: Any, low: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {v!r}.")
+    return int(v)
+
+
+def _clone_state(model: UnrolledNet) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def train(
+    model: UnrolledNet,
+    train_set: Any,
+    valid_set: Any = None,
+    *,
+    epochs: int = 100,
+    lr: float = 1e-4,
+    batch_size: int = 1,
+    seed: int = 0,
+    loss: str | LossFn = "nmse",
+    layer_weights: Sequence[float] | None = None,
+    early_stopping: int | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    device: Any = None,
+    description: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train an unrolled network with Adam on ``(X, A, S)`` triplets (LPALM paper, Fahes et al. 2022, §4, eq.
+    9).
+
+    Parameters
+    ----------
+    model : an :class:`~semiblind.unrolled.base.UnrolledNet` (e.g. from :func:`build_model`); trained in
+    place.
+    train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)`` or ``.npz`` path (see
+    :func:`as_dataset`).
+    epochs, lr, batch_size : paper defaults 100, 1e-4, 1. Adam uses β = (0.9, 0.999).
+    seed : shuffling seed (a per-epoch ``torch.Generator``; no global RNG is used).
+    loss : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A) at the last layer, batch mean), ``"sad"``, ``"cosine"``,
+        ``"nmse_s"`` or a callable ``f(A_layers or None, S_layers, A_true, S_true) -> scalar``. No permutation
+        matching is done: the training data keep the source families in a fixed order (see
+        :mod:`semiblind.training.losses`).
+    layer_weights : one weight per layer (default: last layer only).
+    early_stopping : stop after this many epochs without improvement of the validation loss (None: never).
+    out_dir : folder for ``train_log.jsonl`` (one JSON record per epoch, with per-layer validation NMSE),
+        ``checkpoint/`` (written every epoch) and, at the end, the best model (``config.json`` +
+        ``model.safetensors``). None: nothing is written and ``resume`` is unavailable.
+    resume : continue from ``out_dir/checkpoint`` (same arguments; ``epochs`` may be raised).
+    overwrite : allow starting afresh in an ``out_dir`` that already holds a checkpoint.
+    progress : show a tqdm bar with the running loss.
+    device : where to train (default: where the model is).
+    description : extra facts about the training data written into ``config.json`` (``training`` entry).
+
+    Returns
+    -------
+    TrainResult, with ``model`` holding the best weights and its ``contract`` filled (training, validation).
+    """
+    if not isinstance(model, UnrolledNet):
+        raise TypeError(f"model must be an UnrolledNet (LPALM, LISTA, ...); got {type(model).__name__}.")
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    seed = _check_int("seed", seed, 0)
+    if early_stopping is not None:
+        early_stopping = _check_int("early_stopping", early_stopping, 1)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite float; got {lr!r}.")
+    loss_fn = make_loss(loss, layer_weights)
+    if device is not None:
+        model.to(device)
+    dt, dev = model.dtype, model.device
+    tr = as_dataset(train_set, name="train_set", dtype=dt)
+    va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
+    for nm, ds in (("train_set", tr), ("valid_set", va)):
+        if ds is not None:
+            model.check_data(int(ds.X.shape[1]), int(ds.A.shape[2]), what=nm)
+
+    run_args = {"epochs_requested": epochs, "lr": float(lr), "batch_size": batch_size, "seed": seed,
+                "loss": loss if isinstance(loss, str) else getattr(loss, "__name__", "callable"),
+                "layer_weights": list(layer_weights) if layer_weights is not None else None,
+                "early_stopping": early_stopping, "optimizer": "Adam(betas=(0.9, 0.999))"}
+    out = Path(out_dir) if out_dir is not None else None
+    ckpt = out / CHECKPOINT_DIR if out is not None else None
+    log_path = out / LOG_NAME if out is not None else None
+    if resume and out is None:
+        raise ValueError("resume=True needs out_dir (the folder of the run to resume); got out_dir=None.")
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise FileExistsError(f"out_dir {str(out)!r} exists and is not a folder.")
+        if not out.parent.is_dir():
+            raise FileNotFoundError(f"out_dir must be inside an existing folder; {str(out.parent)!r} does "
+                                    f"not exist.")
+        if not resume and not overwrite and (has_checkpoint(ckpt) or (out / "config.json").exists()):
+            raise FileExistsError(
+                f"out_dir {str(out)!r} already holds a training run; pass resume=True (--resume) to "
+                f"continue it or "
+                "overwrite=True (--overwrite) to start again."
+            )
+        out.mkdir(exist_ok=True)
+
+    opt = torch.optim.Adam(model.parameters(), lr=float(lr), betas=(0.9, 0.999))
+    start_epoch, best_loss, best_epoch, bad, stopped = 0, math.inf, 0, 0, False
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] = []
+    if resume:
+        if not has_checkpoint(ckpt):
+            raise FileNotFoundError(f"resume=True but {str(ckpt)!r} holds no checkpoint to resume from.")
+        info, m_state, b_state, o_state = load_checkpoint(ckpt)
+        for key in ("lr", "batch_size", "seed", "loss", "layer_weights"):
+            if info.get("args", {}).get(key) != run_args[key]:
+                raise ValueError(
+                    f"resume needs the same {key} as the interrupted run "
+                    f"({info.get('args', {}).get(key)!r}); "
+                    f"got {run_args[key]!r}."
+                )
+        model.load_state_dict({k: v.to(dev, dt) for k, v in m_state.items()})
+        opt.load_state_dict(o_state)
+        best_state = {k: v.to(dev, dt) for k, v in b_state.items()} if b_state else None
+        start_epoch, best_loss = int(info["epoch"]), float(info["best_loss"])
+        best_epoch, bad = int(info["best_epoch"]), int(info["bad_epochs"])
+        stopped = bool(info["stopped_early"])
+        if log_path.exists():
+            with open(log_path, "r+b") as fh:
+                fh.truncate(int(info["log_bytes"]))
+            history = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line]
+    elif log_path is not None and log_path.exists():
+        log_path.unlink()
+
+    from tqdm.auto import tqdm
+
+    t_start = time.perf_counter()
+    N = len(tr)
+    n_batches = (N + batch_size - 1) // batch_size
+    epoch = start_epoch
+    for epoch in range(start_epoch, epochs):
+        if stopped:
+            break
+        t_ep = time.perf_counter()
+        model.train()
+        perm = torch.randperm(N, generator=_epoch_generator(seed, epoch))
+        running, seen = 0.0, 0
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for b in bar:
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            X, A, S = tr.X[idx].to(dev), tr.A[idx].to(dev), tr.S[idx].to(dev)
+            As, Ss = _forward(model, X, A)
+            value = loss_fn(As, Ss, A, S)
+            if not torch.isfinite(value):
+                raise ValueError(
+                    f"training diverged at epoch {epoch + 1} (the loss is {float(value)}); lower lr (got "
+                    f"{lr:g})."
+                )
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            model.constrain_()
+            running += float(value.detach()) * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{running / seen:.4g}")
+        bar.close()
+        train_loss = running / N
+        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
+        if va is not None:
+            ev = evaluate(model, va, loss=loss_fn, batch_size=max(batch_size, 64))
+            record.update({
+                "valid_loss": ev["loss"], "valid_nmse_S": ev["nmse_S"], "valid_nmse_A": ev["nmse_A"],
+                "valid_nmse_S_layers": ev["nmse_S_layers"], "valid_nmse_A_layers": ev["nmse_A_layers"],
+            })
+            score = ev["loss"]
+        else:
+            score = train_loss
+        improved = score < best_loss
+        if improved:
+            best_loss, best_epoch, bad = score, epoch + 1, 0
+            best_state = _clone_state(model)
+        else:
+            bad += 1
+        if early_stopping is not None and bad >= early_stopping:
+            stopped = True
+        record.update({"best": improved, "seconds": time.perf_counter() - t_ep})
+        history.append(record)
+        if progress:
+            msg = f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.4g}"
+            if va is not None:
+                msg += f", valid loss {record['valid_loss']:.4g} (NMSE S {record['valid_nmse_S']:.3g}"
+                msg += f", A {record['valid_nmse_A']:.3g})" if record["valid_nmse_A"] is not None else ")"
+            tqdm.write(msg)
+        if out is not None:
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+            info = {"args": run_args, "best_loss": best_loss, "best_epoch": best_epoch, "bad_epochs": bad,
+                    "stopped_early": stopped, "log_bytes": log_path.stat().st_size,
+                    "rng": {"scheme": "torch.Generator per epoch, seeded from SeedSequence([seed, epoch])",
+                            "seed": seed, "next_epoch": epoch + 1},
+                    "library_version": __version__}
+            save_checkpoint(ckpt, epoch=epoch + 1, model_state=model.state_dict(), best_state=best_state,
+                            optimizer=opt, info=info)
+        if stopped:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    epochs_run = history[-1]["epoch"] if history else start_epoch
+    best_rec = next((r for r in history if r["epoch"] == best_epoch), {})
+    model.contract["training"] = {
+        **(model.contract.get("training") or {}),
+        **(description or {}),
+        "n_train": N,
+        "n_valid": len(va) if va is not None else 0,
+        "train_meta": {k: v for k, v in tr.meta.items() if isinstance(v, (str, int, float, bool))},
+        **run_args,
+        "epochs_run": epochs_run,
+        "best_epoch": best_epoch,
+        "stopped_early": stopped,
+    }
+    if best_rec:
+        model.contract["validation"] = {
+            k: best_rec.get(k) for k in ("valid_loss", "valid_nmse_S", "valid_nmse_A", "train_loss", "epoch")
+            if best_rec.get(k) is not None
+        }
+    if out is not None:
+        model.save(out, overwrite=True)
+    return TrainResult(model=model, history=history, best_epoch=best_epoch, best_loss=best_loss,
+                       epochs_run=epochs_run, stopped_early=stopped, seconds=time.perf_counter() - t_start,
+                       out_dir=out)
+
+
+__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "load_npz_dataset", "train"]

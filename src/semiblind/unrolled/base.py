@@ -1,0 +1,160 @@
+"""Shared machinery of the unrolled networks: the :class:`UnrolledNet` base module, the model-class registry
+used
+when a model file is loaded, and the parameter constraints (θ ≥ 0, L > 0).
+
+Every network maps a batch ``X (B, m, t)`` to estimates ``A (B, m, n)`` and ``S (B, n, t)`` through ``K``
+layers, each
+of which calls an iterate of :mod:`semiblind.solvers.iterates` with learned parameters. ``forward(X,
+return_layers=True)`` also returns the per-layer estimates (lists of length ``K``), used by layer-weighted
+losses
+and by per-layer validation curves (LPALM paper, Fahes et al. ICLR 2022, Figure 2b).
+
+Constraints on learned parameters. Thresholds must stay nonnegative and Lipschitz-type constants positive.
+They are
+stored as plain parameters, *clamped in the forward pass* (``θ ↦ max(θ, 0)``, ``L ↦ max(L, L_MIN)``), and the
+training
+engine calls :meth:`UnrolledNet.constrain_` after every optimiser step, which projects the stored values onto
+the
+same sets (projected gradient). The soft-threshold's gradient with respect to θ is nonzero at θ = 0, so a
+threshold
+projected to 0 can grow again.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .._backend import resolve_dtype
+
+# Smallest admissible value of a learned Lipschitz constant (L_A, L^(k)); 1/L is used as a step size.
+L_MIN = 1e-8
+
+_MODEL_CLASSES: dict[str, type[UnrolledNet]] = {}
+
+
+def register_model(cls: type[UnrolledNet]) -> type[UnrolledNet]:
+    """Class decorator: make ``cls`` loadable from a ``config.json`` whose ``architecture.class`` is
+    ``cls.__name__``."""
+    _MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def model_classes() -> dict[str, type[UnrolledNet]]:
+    """Architecture name → module class of every registered unrolled network."""
+    return dict(sorted(_MODEL_CLASSES.items()))
+
+
+def check_layers(layers: Any) -> int:
+    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive int; got {layers!r}.")
+    return int(layers)
+
+
+def check_dims(m: Any, n: Any) -> tuple[int, int]:
+    for name, v in (("m", m), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int; got {v!r}.")
+    if n > m:
+        raise ValueError(f"n (sources) must be at most m (channels); got n={n} and m={m}.")
+    return int(m), int(n)
+
+
+class UnrolledNet(nn.Module):
+    """Base class of the unrolled networks.
+
+    Subclasses define ``architecture()`` (a JSON-able dict with ``"class"``, ``"layers"``, ``"m"``, ``"n"``
+    and their
+    own options, accepted back by ``cls(**architecture_without_class)``) and ``forward``.
+
+    Attributes
+    ----------
+    m, n, layers : channels, sources, number of layers K.
+    estimates_mixing : whether the network estimates A (LPALM) or only S with A given or fixed (LISTA family).
+    contract : the data contract written into ``config.json`` (energy grid, preprocessing, training data,
+        validation metrics); filled by the training engine and the scripts, see
+        :mod:`semiblind.training.model_files`.
+    """
+
+    estimates_mixing: ClassVar[bool] = True
+
+    def __init__(self, *, m: int, n: int, layers: int, dtype: Any = None) -> None:
+        super().__init__()
+        self.m, self.n = check_dims(m, n)
+        self.layers = check_layers(layers)
+        self._param_dtype = resolve_dtype(dtype)
+        self.contract: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------------ description
+    def architecture(self) -> dict[str, Any]:
+        return {"class": type(self).__name__, "layers": self.layers, "m": self.m, "n": self.n}
+
+    @property
+    def dtype(self) -> torch.dtype:
+        p = next(iter(self.parameters()), None)
+        return p.dtype if p is not None else self._param_dtype
+
+    @property
+    def device(self) -> torch.device:
+        p = next(iter(self.parameters()), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def _layer(self, k: int) -> int:
+        """Index of the parameters used by layer ``k`` (0 for every layer when tied)."""
+        return 0 if getattr(self, "tied", False) else k
+
+    def check_data(self, m: int, n: int | None = None, *, what: str = "X") -> None:
+        """Raise ``ValueError`` (stating both numbers) when data with ``m`` channels / ``n`` sources do not
+        fit."""
+        if m != self.m:
+            raise ValueError(
+                f"{what} has {m} channels but this {type(self).__name__} model was trained for {self.m} "
+                f"channels."
+            )
+        if n is not None and n != self.n:
+            raise ValueError(
+                f"{n} sources were requested but this {type(self).__name__} model was trained for "
+                f"{self.n} sources."
+            )
+
+    def _check_input(self, X: torch.Tensor) -> None:
+        if not isinstance(X, torch.Tensor) or X.ndim != 3:
+            shape = tuple(X.shape) if hasattr(X, "shape") else type(X).__name__
+            raise ValueError(f"X must be a 3-D tensor (batch, channels, pixels); got {shape}.")
+        self.check_data(int(X.shape[1]))
+
+    # ------------------------------------------------------------------------------------------ constraints
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """Project the stored parameters onto their admissible sets (θ ≥ 0, L ≥ L_MIN); called after each
+        step."""
+        for name, p in self.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf.startswith("theta"):
+                p.clamp_(min=0)
+            elif leaf.startswith("L"):
+                p.clamp_(min=L_MIN)
+
+    # ------------------------------------------------------------------------------------------ files
+    def save(self, directory: Any, *, overwrite: bool = True) -> Any:
+        """Write ``model.safetensors`` and ``config.json`` into ``directory`` (see
+        :func:`semiblind.training.model_files.save_model`)."""
+        from ..training.model_files import save_model  # the training layer owns the file format
+
+        return save_model(self, directory, overwrite=overwrite)
+
+    def copy(self) -> UnrolledNet:
+        return copy.deepcopy(self)
+
+
+def clamp_theta(theta: torch.Tensor) -> torch.Tensor:
+    """θ used in the forward pass: ``max(θ, 0)``."""
+    return theta.clamp_min(0)
+
+
+def clamp_lipschitz(L: torch.Tensor) -> torch.Tensor:
+    """Lipschitz constant used in the forward pass: ``max(L, L_MIN)``."""
+    return L.clamp_min(L_MIN)
