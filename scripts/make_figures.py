@@ -1,7 +1,7 @@
 """Write the documentation figures under docs/figures/.
 
-- ``xray_families.png``: 50 simulated spectra of each Cas A family (``semiblind.data.xray``), the analogue of the
-  LPALM paper's Figure 1 (Fahes et al. 2022);
+- ``xray_families.png``: 50 simulated spectra of each Cas A family (``semiblind.data.xray``), the analogue of
+  the LPALM paper's Figure 1 (Fahes et al. 2022);
 - ``paper_families_65ch.png``: the first 50 spectra of each family of the papers' 65-channel set, when
   ``../shared/data/xray`` (or ``$SEMIBLIND_SHARED_XRAY``) is present.
 
@@ -20,6 +20,11 @@ from semiblind.plot import plot_spectra_family
 NAMES = ("synchrotron", "thermal", "iron 1 (receding)", "iron 2 (approaching)")
 
 
+def _publish(path: Path) -> None:
+    path.chmod(0o644)  # atomic writes create private files; documentation figures are world-readable
+    print(f"wrote {path} ({path.stat().st_size // 1024} kB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "figures"))
@@ -34,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_spectra_family(A, grid, family_names=NAMES, max_curves=None, dpi=90,
                         title=f"Simulated Cas A spectra, grid {grid.name} (seed {args.seed})",
                         path=out / "xray_families.png")
-    print(f"wrote {out / 'xray_families.png'}")
+    _publish(out / "xray_families.png")
 
     try:
         As = casa.paper_mixing_matrices()
@@ -44,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_spectra_family(As[: args.n], None, family_names=NAMES, max_curves=None, dpi=90,
                         title="The papers' 65-channel spectra (first 50 matrices; no energy axis is known)",
                         path=out / "paper_families_65ch.png")
-    print(f"wrote {out / 'paper_families_65ch.png'}")
+    _publish(out / "paper_families_65ch.png")
     return 0
 
 

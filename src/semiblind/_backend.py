@@ -1,8 +1,8 @@
 """Array conventions: torch tensors inside, NumPy at the public API.
 
-Every public function accepts NumPy arrays or torch tensors and, unless documented otherwise, returns the same kind
-it was given. Internally all computation is batched torch (leading batch dimension ``B``), float32 by default, float64
-on request, on any device.
+Every public function accepts NumPy arrays or torch tensors and, unless documented otherwise, returns the same
+kind it was given. Internally all computation is batched torch (leading batch dimension ``B``), float32 by
+default, float64 on request, on any device.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
 
 
 def as_tensor(x: Any, dtype: Any = None, device: Any = None) -> torch.Tensor:
-    """Convert ``x`` (NumPy array, tensor, nested list) to a float torch tensor without copying when possible."""
+    """Convert ``x`` (NumPy array, tensor, nested list) to a float torch tensor (no copy when possible)."""
     dt = resolve_dtype(dtype)
     if isinstance(x, torch.Tensor):
         return x.to(dtype=dt, device=device if device is not None else x.device)
@@ -67,7 +67,7 @@ def like_input(result: torch.Tensor, reference: Any) -> Any:
 
 
 def float_dtype_of(x: Any) -> torch.dtype:
-    """The float dtype to compute in for input ``x``: float64 inputs stay float64, everything else is float32."""
+    """The float dtype to compute in for input ``x``: float64 stays float64, everything else is float32."""
     if isinstance(x, torch.Tensor):
         return torch.float64 if x.dtype == torch.float64 else torch.float32
     arr = np.asarray(x)
@@ -86,7 +86,7 @@ def spectral_norm_sq(M: torch.Tensor) -> torch.Tensor:
 
 
 def make_rng(random_state: Any) -> np.random.Generator:
-    """``None``/int/``SeedSequence``/``Generator`` → ``numpy.random.Generator`` (a Generator is used as is)."""
+    """``None``/int/``SeedSequence``/``Generator`` → ``numpy.random.Generator``; a Generator is kept."""
     if isinstance(random_state, np.random.Generator):
         return random_state
     if random_state is None or isinstance(random_state, (int, np.integer, np.random.SeedSequence)):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-# ----------------------------------------------------------------------------------------------------------- data
+# ------------------------------------------------------------------------------------------------------- data
 
 
 def _shape_str(shape: Iterable[int]) -> str:
@@ -71,7 +71,7 @@ def check_data(
     Single data: ``(m, t)`` (channels, pixels) or, if ``allow_cube``, ``(m, H, W)`` (channels, height, width).
     Batched (``batched=True``): the same with a leading batch dimension ``B``.
     Rejects: non-numeric, wrong number of dimensions, empty arrays, fewer than ``min_channels`` channels,
-    NaN/Inf, all-zero data and constant (all-equal) data.
+    NaN/Inf and all-zero data.
     """
     x = check_array(X, name=name)
     nd = x.ndim - (1 if batched else 0)
@@ -117,11 +117,14 @@ def check_n_sources(n_sources: Any, n_channels: int | None = None, *, name: str 
     return n
 
 
-def check_nonnegative_data(X: torch.Tensor, *, name: str = "X", tol: float = 1e-2, method: str = "") -> torch.Tensor:
+def check_nonnegative_data(
+    X: torch.Tensor, *, name: str = "X", tol: float = 1e-2, method: str = ""
+) -> torch.Tensor:
     """Prepare data for NMF-type methods.
 
-    Entries above ``-tol * max|X|`` but below zero are noise: they are clipped to zero with a warning that says how
-    many. Clearly negative data (any entry below ``-tol * max|X|``, e.g. mean-subtracted data) raises ``ValueError``.
+    Entries above ``-tol * max|X|`` but below zero are noise: they are clipped to zero with a warning that
+    says how many. Clearly negative data (any entry below ``-tol * max|X|``, e.g. mean-subtracted data) raises
+    ``ValueError``.
     """
     import warnings
 
@@ -136,8 +139,8 @@ def check_nonnegative_data(X: torch.Tensor, *, name: str = "X", tol: float = 1e-
     if n_bad:
         raise ValueError(
             f"{name} must be nonnegative{who}; got {n_bad} entries below -{tol:g}·max|{name}| "
-            f"(minimum {float(X.min()):.4g}); mean-subtracted or background-subtracted data cannot be factorised "
-            "by NMF."
+            f"(minimum {float(X.min()):.4g}); mean-subtracted or background-subtracted data cannot be "
+            "factorised by NMF."
         )
     warnings.warn(
         f"{name} has {n_neg} slightly negative entries (>= -{tol:g}·max|{name}|, noise level); they were "
@@ -153,7 +156,7 @@ def check_nonnegative_data(X: torch.Tensor, *, name: str = "X", tol: float = 1e-
 
 @dataclass(frozen=True)
 class Interval:
-    """A numeric range constraint: ``Interval(float, 0, None, closed="left")`` means a float in ``[0, inf)``."""
+    """A numeric range: ``Interval(float, 0, None, closed="left")`` means a float in ``[0, inf)``."""
 
     kind: type  # numbers.Real/float or numbers.Integral/int
     low: float | None
@@ -172,7 +175,8 @@ class Interval:
         if math.isnan(v):
             return False
         left_ok = self.low is None or (v >= self.low if self.closed in ("both", "left") else v > self.low)
-        right_ok = self.high is None or (v <= self.high if self.closed in ("both", "right") else v < self.high)
+        right_closed = self.closed in ("both", "right")
+        right_ok = self.high is None or (v <= self.high if right_closed else v < self.high)
         return left_ok and right_ok
 
     def __str__(self) -> str:
@@ -191,9 +195,11 @@ class Options:
     values: tuple
 
     def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, (np.ndarray, torch.Tensor)):  # `in` would compare elementwise (ambiguous truth)
+            return False
         try:
             return value in self.values
-        except TypeError:
+        except (TypeError, ValueError):
             return False
 
     def __str__(self) -> str:
@@ -238,14 +244,17 @@ class InvalidParameterError(ValueError, TypeError):
 
 NONE = InstanceOf((type(None),), "None")
 BOOL = InstanceOf((bool, np.bool_), "a bool")
-RANDOM_STATE = InstanceOf((type(None), numbers.Integral, np.random.Generator), "None, an int or a numpy.random.Generator")
+RANDOM_STATE = InstanceOf(
+    (type(None), numbers.Integral, np.random.Generator), "None, an int or a numpy.random.Generator"
+)
 
 
 def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], owner: str) -> None:
     """Check every parameter against its list of accepted constraints (any one may match).
 
-    Unknown parameters raise ``ValueError`` naming them and the valid ones; a value that fits no constraint raises
-    :class:`InvalidParameterError` (both a ``ValueError`` and a ``TypeError``) in scikit-learn's wording.
+    Unknown parameters raise ``ValueError`` naming them and the valid ones; a value that fits no constraint
+    raises :class:`InvalidParameterError` (both a ``ValueError`` and a ``TypeError``) in scikit-learn's
+    wording.
     """
     unknown = sorted(set(params) - set(constraints))
     if unknown:
@@ -261,4 +270,6 @@ def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], 
             expect = str(cons[0])
         else:
             expect = ", ".join(str(c) for c in cons[:-1]) + " or " + str(cons[-1])
-        raise InvalidParameterError(f"The {key!r} parameter of {owner} must be {expect}; got {value!r} instead.")
+        raise InvalidParameterError(
+            f"The {key!r} parameter of {owner} must be {expect}; got {value!r} instead."
+        )

@@ -2,7 +2,8 @@
 
 Every number the library reports about a separation ("LPALM is 20x better than PALM", "sGMCA gains 10 dB of
 spectral angle") is computed here. All computation is done in float64 torch on the CPU, whatever came in
-(NumPy arrays or torch tensors on any device); results are NumPy arrays or Python floats.
+(NumPy arrays or torch tensors on any device); results are NumPy arrays or Python floats. NaN or infinite
+inputs raise ``ValueError`` naming the argument (a diverged estimate is never scored silently).
 
 Shapes (channels first): A ``(m, n)`` with one spectrum per column, S ``(n, t)`` with one map per row, or
 ``(n, H, W)`` maps, flattened to ``(n, H·W)``. A leading batch dimension ``B`` is accepted where documented.
@@ -193,8 +194,10 @@ def _align_t(
     A_p = Ae.gather(-1, idx) * signs.unsqueeze(-2)
     est_norm = torch.linalg.vector_norm(A_p, dim=-2)
     true_norm = torch.linalg.vector_norm(At, dim=-2)
-    # scale c_j = ‖a_j‖/‖â_j‖; an all-zero estimated column keeps c_j = 1 (it cannot be rescaled).
-    c = torch.where(est_norm > 0, true_norm / torch.where(est_norm > 0, est_norm, 1.0), 1.0)
+    # scale c_j = ‖a_j‖/‖â_j‖; an all-zero estimated (or true) column keeps c_j = 1: rescaling it to zero norm
+    # would send its source row to infinity.
+    ok = (est_norm > 0) & (true_norm > 0)
+    c = torch.where(ok, true_norm / torch.where(ok, est_norm, 1.0), 1.0)
     A_al = A_p * c.unsqueeze(-2)
     if Se is None:
         return A_al, None, perm
@@ -208,7 +211,8 @@ def align(A_est: Any, S_est: Any, A_true: Any, S_true: Any = None) -> tuple[np.n
 
     Applies :func:`match` to the columns of A, then rescales each estimated column to the l2 norm of its true
     column and divides the matching source row by the same factor, so ``A_aligned @ S_aligned == A_est @
-    S_est``. An all-zero estimated column cannot be rescaled and is left as it is (and so is its source row).
+    S_est``. An all-zero estimated column cannot be rescaled and is left as it is (and so is its source row);
+    so is a column matched to an all-zero true column.
 
     Parameters
     ----------
@@ -377,6 +381,7 @@ def bss_eval(S_est: Any, S_true: Any, noise: Any = None, *, batched: bool = Fals
     already be in the order of ``S_true`` (use :func:`align`, or :func:`evaluate`); BSS-eval is invariant to
     the sign and scale of each estimate. A ratio with a zero denominator is +inf (e.g. SAR of an estimate
     lying in the span of the sources); a zero numerator is −inf (e.g. every ratio of an all-zero estimate).
+    When ``n + m ≥ t`` the rows of ``[S; N]`` span every signal of length ``t`` and SAR is +inf.
 
     Parameters
     ----------

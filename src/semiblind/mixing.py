@@ -1,7 +1,7 @@
 """Linear mixing model X = A·S + N and noise at an exact signal-to-noise ratio.
 
-Shapes (channels first): A ``(m, n)``, S ``(n, t)``, X ``(m, t)``; a leading batch dimension ``B`` is allowed on
-all of them.
+Shapes (channels first): A ``(m, n)``, S ``(n, t)``, X ``(m, t)``; a leading batch dimension ``B`` is allowed
+on all of them.
 """
 
 from __future__ import annotations
@@ -28,26 +28,29 @@ def forward(A: Any, S: Any) -> Any:
     return np.matmul(np.asarray(A), np.asarray(S))
 
 
-def add_noise(X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | None = None) -> tuple[Any, Any]:
+def add_noise(
+    X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | None = None
+) -> tuple[Any, Any]:
     """Add white Gaussian noise so that each sample's SNR is exactly ``snr_db``.
 
-    SNR is defined as in the reference papers: ``10·log10(‖X_clean‖²_F / ‖N‖²_F)``. A Gaussian draw is rescaled
-    per sample, so the realised SNR equals ``snr_db`` to rounding.
+    SNR is defined as in the reference papers: ``10·log10(‖X_clean‖²_F / ‖N‖²_F)``. A Gaussian draw is
+    rescaled per sample, so the realised SNR equals ``snr_db`` to rounding.
 
     Parameters
     ----------
     X_clean : array ``(m, t)`` or ``(m, H, W)`` (one sample), or a batch ``(B, m, t)`` / ``(B, m, H, W)``.
     snr_db : float, finite, or ``numpy.inf`` for zero noise.
     rng : seed or ``numpy.random.Generator``.
-    batched : whether axis 0 indexes samples. ``None`` (default): 2-D is one sample, 3-D and more are batches, so a
-        single cube ``(m, H, W)`` needs ``batched=False``.
+    batched : whether axis 0 indexes samples. ``None`` (default): 2-D is one sample, 3-D and more are batches,
+        so a single cube ``(m, H, W)`` needs ``batched=False``.
 
     Returns
     -------
     X_noisy, noise : same type (NumPy or torch), shape and float dtype as ``X_clean`` (integer input gives
         float64). The scaling is computed in float64, so float32 data reach ``snr_db`` to float32 rounding.
     """
-    if isinstance(snr_db, (bool, np.bool_)) or not isinstance(snr_db, (numbers.Real, np.floating, np.integer)):
+    real = isinstance(snr_db, (numbers.Real, np.floating, np.integer))
+    if isinstance(snr_db, (bool, np.bool_)) or not real:
         raise TypeError(f"snr_db must be a real number (dB) or +inf; got {type(snr_db).__name__} {snr_db!r}.")
     if not np.isfinite(snr_db) and not (np.isposinf(snr_db)):
         raise ValueError(f"snr_db must be a finite number or +inf; got {snr_db!r}.")
@@ -83,7 +86,8 @@ def add_noise(X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | N
 
 def realised_snr_db(X_clean: Any, noise: Any, *, batched: bool | None = None) -> np.ndarray:
     """``10·log10(‖X_clean‖²/‖N‖²)`` per sample (``batched`` as in :func:`add_noise`)."""
-    Xc = np.asarray(X_clean.detach().cpu() if isinstance(X_clean, torch.Tensor) else X_clean, dtype=np.float64)
+    Xc = np.asarray(X_clean.detach().cpu() if isinstance(X_clean, torch.Tensor) else X_clean,
+                    dtype=np.float64)
     Nn = np.asarray(noise.detach().cpu() if isinstance(noise, torch.Tensor) else noise, dtype=np.float64)
     is_batch = Xc.ndim > 2 if batched is None else bool(batched)
     axes = tuple(range(1, Xc.ndim)) if is_batch else tuple(range(Xc.ndim))

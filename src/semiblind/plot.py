@@ -1,8 +1,8 @@
 """Figures: families of spectra with their variability, estimated vs true spectra, source-map grids.
 
 Every function builds a :class:`matplotlib.figure.Figure` on the Agg canvas (no pyplot, no global state, no
-display needed), returns it, and, given ``path``, also writes it atomically (temporary file in the same folder,
-then rename; the format follows the suffix, e.g. ``.png``, ``.pdf``, ``.svg``).
+display needed), returns it, and, given ``path``, also writes it atomically (temporary file in the same
+folder, then rename; the format follows the suffix, e.g. ``.png``, ``.pdf``, ``.svg``).
 
 - :func:`plot_spectra_family`: many spectra of one or several families, drawn thin and translucent with their
   median, the analogue of the LPALM paper's Figure 1 (Fahes et al. 2022);
@@ -41,7 +41,8 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, panel_size: tuple[float, float
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 120, overwrite: bool = True) -> None:
-    """Write ``fig`` to ``path`` atomically; the format is taken from the suffix (``.png`` when there is none)."""
+    """Write ``fig`` to ``path`` atomically; the format is taken from the suffix (``.png`` when there is
+    none)."""
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
     with atomic_path(path, overwrite=overwrite, argument="path") as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
@@ -116,7 +117,8 @@ def plot_spectra_family(
     The analogue of the LPALM paper's Figure 1 (Fahes et al. 2022). ``spectra`` is ``(N, m)`` (one family, one
     panel) or ``(N, m, n)`` (mixing matrices: panel ``j`` shows column ``j`` of every matrix). ``energies``:
     channel energies ``(m,)`` or an :class:`~semiblind.data.xray.EnergyGrid` (default: channel index).
-    ``max_curves`` caps the number of samples drawn (the first ones; ``None``: all); the median uses all samples.
+    ``max_curves`` caps the number of samples drawn (the first ones; ``None``: all); the median uses all
+    samples.
     """
     arr = _check_ndim(spectra, "spectra", (2, 3), "a 2-D array (N spectra, m channels) or a 3-D stack of "
                       "mixing matrices (N, m channels, n families)")
@@ -163,8 +165,9 @@ def plot_spectra(
     path: str | os.PathLike | None = None,
     dpi: int = 120,
 ) -> Figure:
-    """Estimated spectra (columns of ``A_est`` ``(m, n)``) beside the true ones ``A_true`` ``(m, n)``, one panel per
-    component. The columns are drawn as given: align them first (permutation and scale) if needed."""
+    """Estimated spectra (columns of ``A_est`` ``(m, n)``) beside the true ones ``A_true`` ``(m, n)``, one
+    panel per component. The columns are drawn as given: align them first (permutation and scale) if
+    needed."""
     est = _check_ndim(A_est, "A_est", (1, 2), "a 2-D mixing matrix (m channels, n spectra)")
     if est.ndim == 1:
         est = est[:, None]
@@ -209,15 +212,16 @@ def plot_maps(
     path: str | os.PathLike | None = None,
     dpi: int = 120,
 ) -> Figure:
-    """A grid of source maps ``S`` ``(n, H, W)`` (or ``(n, t)`` with ``shape=(H, W)``), each with its own colour
-    scale. ``log`` uses a logarithmic colour scale over the positive values (non-positive pixels are drawn blank).
+    """A grid of source maps ``S`` ``(n, H, W)`` (or ``(n, t)`` with ``shape=(H, W)``), each with its own
+    colour scale. ``log`` uses a logarithmic colour scale over the positive values (non-positive pixels are
+    drawn blank).
     """
-    arr = _check_ndim(S, "S", (2, 3), "a 3-D stack of maps (n, height, width) or a 2-D (n, pixels) array with "
-                      "shape=(height, width)")
+    arr = _check_ndim(S, "S", (2, 3), "a 3-D stack of maps (n, height, width) or a 2-D (n, pixels) array "
+                      "with shape=(height, width)")
     if arr.ndim == 2:
         if shape is None or len(shape) != 2 or int(shape[0]) * int(shape[1]) != arr.shape[1]:
-            raise ValueError(f"shape must be (height, width) with height*width = {arr.shape[1]} pixels for 2-D "
-                             f"S; got {shape!r}.")
+            raise ValueError(f"shape must be (height, width) with height*width = {arr.shape[1]} pixels for "
+                             f"2-D S; got {shape!r}.")
         arr = arr.reshape(arr.shape[0], int(shape[0]), int(shape[1]))
     n = arr.shape[0]
     names = _titles(titles, n, [f"source {j + 1}" for j in range(n)])

@@ -1,7 +1,8 @@
 """Proximal operators and projections, batched and differentiable where torch allows.
 
-All functions take and return torch tensors (NumPy arrays are accepted and returned as NumPy). Matrices follow the
-project's shapes: projections of *columns* act on A ``(..., m, n)`` column by column; thresholds act elementwise.
+All functions take and return torch tensors (NumPy arrays are accepted and returned as NumPy). Matrices follow
+the project's shapes: projections of *columns* act on A ``(..., m, n)`` column by column; thresholds act
+elementwise.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def _thr(threshold: Any, x: torch.Tensor) -> torch.Tensor | float:
 def soft_threshold(x: Any, threshold: Any) -> Any:
     """Soft thresholding ``ST_θ(x) = sign(x)·max(|x| − θ, 0)``, the prox of ``θ‖·‖₁``.
 
-    ``threshold`` broadcasts against ``x``: a scalar, a per-row column ``(..., n, 1)`` (one threshold per source)
-    or an elementwise array. Written as ``x − clamp(x, −θ, θ)`` so the gradient is defined everywhere, including
-    with respect to a learned ``θ``.
+    ``threshold`` broadcasts against ``x``: a scalar, a per-row column ``(..., n, 1)`` (one threshold per
+    source) or an elementwise array. Written as ``x − clamp(x, −θ, θ)`` so the gradient is defined everywhere,
+    including with respect to a learned ``θ``.
     """
     xt = _in(x)
     th = _thr(threshold, xt)
@@ -42,7 +43,10 @@ def soft_threshold(x: Any, threshold: Any) -> Any:
 
 
 def hard_threshold(x: Any, threshold: Any) -> Any:
-    """Hard thresholding: keep ``x`` where ``|x| > θ``, zero elsewhere (the prox of the ℓ0 penalty ``θ²/2·‖·‖₀``)."""
+    """Hard thresholding: keep ``x`` where ``|x| > θ``, zero elsewhere (prox of the ℓ0 penalty ``θ²/2·‖·‖₀``).
+
+    ``threshold`` broadcasts as in :func:`soft_threshold`.
+    """
     xt = _in(x)
     th = _thr(threshold, xt)
     out = torch.where(xt.abs() > th, xt, torch.zeros_like(xt))
@@ -50,11 +54,12 @@ def hard_threshold(x: Any, threshold: Any) -> Any:
 
 
 def project_columns_l2_ball(A: Any, radius: float = 1.0) -> Any:
-    """Project each column of ``A (..., m, n)`` onto the l2 ball ``‖a‖₂ ≤ radius``: only columns with a larger norm
-    are divided by their norm (times ``radius``); the others are left unchanged."""
+    """Project each column of ``A (..., m, n)`` onto the l2 ball ``‖a‖₂ ≤ radius``: only columns with a larger
+    norm are divided by their norm (times ``radius``); the others are left unchanged."""
     At = _in(A)
     norms = torch.linalg.vector_norm(At, dim=-2, keepdim=True)
-    scale = torch.where(norms > radius, radius / norms.clamp_min(torch.finfo(At.dtype).tiny), torch.ones_like(norms))
+    shrink = radius / norms.clamp_min(torch.finfo(At.dtype).tiny)
+    scale = torch.where(norms > radius, shrink, torch.ones_like(norms))
     return like_input(At * scale, A)
 
 
@@ -74,9 +79,10 @@ def project_nonnegative(x: Any) -> Any:
 def project_simplex(x: Any, dim: int = -2, radius: float = 1.0) -> Any:
     """Exact Euclidean projection onto the simplex ``{v ≥ 0, Σ v = radius}`` along ``dim``.
 
-    Sort-based algorithm (Held, Wolfe & Crowder 1974; Duchi et al. 2008): sort descending, find the largest ``ρ`` with
-    ``u_ρ − (Σ_{i≤ρ} u_i − r)/ρ > 0``, shift by ``τ = (Σ_{i≤ρ} u_i − r)/ρ`` and clip at zero. Default ``dim=-2``
-    projects each column of an abundance matrix S ``(n, t)`` (sum over sources equals one for every pixel).
+    Sort-based algorithm (Held, Wolfe & Crowder 1974; Duchi et al. 2008): sort descending, find the largest
+    ``ρ`` with ``u_ρ − (Σ_{i≤ρ} u_i − r)/ρ > 0``, shift by ``τ = (Σ_{i≤ρ} u_i − r)/ρ`` and clip at zero.
+    Default ``dim=-2`` projects each column of an abundance matrix S ``(n, t)`` (sum over sources equals one
+    for every pixel).
     """
     xt = _in(x)
     v = xt.movedim(dim, -1)

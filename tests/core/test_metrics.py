@@ -89,6 +89,10 @@ def test_align_zero_column_is_left_alone():
     A_al, S_al = align(A_est, S_est, A)
     np.testing.assert_allclose(A_al, [[1.0, 0.0], [0.0, 0.0]])
     np.testing.assert_allclose(S_al, [[3.0, 6.0], [5.0, 6.0]])
+    # an all-zero true column: its match keeps its scale (no division by zero)
+    A_al, S_al = align(np.array([[1.0, 0.0], [0.0, 4.0]]), S_est, np.array([[2.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(A_al, [[2.0, 0.0], [0.0, 4.0]])
+    np.testing.assert_allclose(S_al, [[0.5, 1.0], [5.0, 6.0]])
 
 
 # ----------------------------------------------------------------------------------------------------- NMSE

@@ -37,6 +37,7 @@ def test_log_grid_has_constant_ratio_and_json_round_trip():
     assert back == g and hash(back) == hash(g)
     assert EnergyGrid.from_dict({"name": "chandra-acis-65"}) == EnergyGrid.default()
     assert EnergyGrid.linear(1, 2, 4) != EnergyGrid.log(1, 2, 4)
+    assert EnergyGrid.linear(0.5, 7.5, 65) == EnergyGrid.default()  # equality compares edges, not labels
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,8 @@ def test_cross_section_matches_hand_computed_mm83_values():
     # 1 keV: segment 0.867-1.303: (120.6 + 169.3 - 47.7) / 1 = 242.2e-24 cm^2
     # 0.5 keV: segment 0.400-0.532: (71.4 + 66.8*0.5 - 51.4*0.25) / 0.125 = 735.6e-24 cm^2
     # 5 keV: segment 4.038-7.111: (433.9 - 2.4*5 + 0.75*25) / 125 = 3.5252e-24 cm^2
-    np.testing.assert_allclose(xray.cross_section([1.0, 0.5, 5.0]), [2.422e-22, 7.356e-22, 3.5252e-24], rtol=1e-12)
+    sigma = xray.cross_section([1.0, 0.5, 5.0])
+    np.testing.assert_allclose(sigma, [2.422e-22, 7.356e-22, 3.5252e-24], rtol=1e-12)
     with pytest.raises(ValueError, match="energies"):
         xray.cross_section([20.0])
 
@@ -128,7 +130,8 @@ def test_more_absorbing_column_removes_more_low_energy_flux():
     high = spec[:, g.centers > 5.0].sum(1)
     assert np.all(np.diff(low) < 0)
     assert np.all(np.diff(low / high) < 0)  # the spectrum hardens
-    # 5-7.5 keV is absorbed between the cross-sections at 5 keV (3.53e-24) and just below the Fe K edge (1.27e-24)
+    # 5-7.5 keV is absorbed between the cross-sections at 5 keV (3.53e-24) and just below the Fe K edge
+    # (7.1 keV: 1.27e-24)
     ratio = high / high[0]
     assert np.all(ratio >= 0.99 * np.exp(-nh * 1e22 * 3.53e-24))
     assert np.all(ratio <= np.exp(-nh * 1e22 * 1.2e-24) + 1e-12)
@@ -217,7 +220,8 @@ def test_same_seed_same_spectra_other_seed_different():
 
 
 def test_prior_overrides_fix_or_change_parameters():
-    A, p = xray.sample_mixing_matrices(4, rng=0, gamma=2.0, nh=1.5, families=("synchrotron",), return_params=True)
+    A, p = xray.sample_mixing_matrices(4, rng=0, gamma=2.0, nh=1.5, families=("synchrotron",),
+                                       return_params=True)
     assert A.shape == (4, 65, 1)
     np.testing.assert_allclose(A[:, :, 0], A[[0], :, 0].repeat(4, 0), atol=1e-14)
     np.testing.assert_allclose(p["gamma"], 2.0)

@@ -13,7 +13,7 @@ h5py = pytest.importorskip("h5py")
 
 
 def test_envi_round_trip(tmp_path, rng):
-    img = rng.random((4, 5, 3)).astype(np.float32)  # (lines, samples, bands) as ENVI/spectral store it
+    img = rng.random((4, 5, 3)).astype(np.float32)  # (lines, samples, bands), as spectral stores it
     hdr = tmp_path / "scene.hdr"
     envi.save_image(str(hdr), img, metadata={"wavelength": [450, 550, 650], "wavelength units": "nm"})
     cube = load_input(hdr)
@@ -21,7 +21,7 @@ def test_envi_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(cube.X[:, 2, 3], img[2, 3, :])
     np.testing.assert_allclose(cube.energies, [450, 550, 650])
     assert cube.spectral_unit == "nm"
-    np.testing.assert_array_equal(load_input(tmp_path / "scene.img").X, cube.X)  # the data file name works too
+    np.testing.assert_array_equal(load_input(tmp_path / "scene.img").X, cube.X)  # data file name
 
 
 def test_envi_header_without_data(tmp_path, rng):
@@ -67,9 +67,10 @@ def test_mat_pixel_order_f(tmp_path, rng):
 def test_mat_v73_written_in_matlab_layout(tmp_path, rng):
     Y, E, A, H, W = _hysupp(rng)
     p = tmp_path / "v73.mat"
-    # a MATLAB v7.3 file: HDF5 with a 512-byte user block; MATLAB writes column-major, so HDF5 holds transposes
+    # MATLAB v7.3: HDF5 with a 512-byte user block; MATLAB writes column-major, so HDF5 holds transposes
     with h5py.File(p, "w", userblock_size=512) as f:
-        for key, value in {"Y": Y, "E": E, "A": A, "H": np.array([[H]], float), "W": np.array([[W]], float)}.items():
+        arrays = {"Y": Y, "E": E, "A": A, "H": np.array([[H]], float), "W": np.array([[W]], float)}
+        for key, value in arrays.items():
             ds = f.create_dataset(key, data=np.asarray(value).T)
             ds.attrs["MATLAB_class"] = np.bytes_("double")
     with open(p, "r+b") as fh:

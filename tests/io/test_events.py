@@ -36,7 +36,8 @@ def test_counts_land_in_the_right_bins(tmp_path):
     e = [1000.0, 2000.0, 1200.0, 1400.0, 600.0]
     p = _events(tmp_path / "obs.evt", x, y, e)
     cube = bin_events(p, energy_grid=[0.5, 1.5, 2.5])
-    assert cube.format == "events" and cube.X.shape == (2, 2, 3)  # y in [20, 21.7] -> 2 rows, x in [10, 12.5] -> 3
+    # y in [20, 21.7] -> 2 rows, x in [10, 12.5] -> 3 columns
+    assert cube.format == "events" and cube.X.shape == (2, 2, 3)
     expected = np.zeros((2, 2, 3))
     expected[0, 0, 0] = 1  # (10.2, 20.1, 1.0 keV)
     expected[1, 0, 0] = 1  # (10.9, 20.3, 2.0 keV)

@@ -105,8 +105,8 @@ class MixtureSet:
                 S = S.reshape((N, n_expect) + pix)
             if S.shape != (N, n_expect) + pix:
                 with_a = f" and A {_shape(A.shape)}" if A is not None else ""
-                raise ValueError(f"S must have shape {_shape((N, n_expect) + pix)} (samples, sources, pixels of "
-                                 f"X) to match X {_shape(X.shape)}{with_a}; got {_shape(S.shape)}.")
+                raise ValueError(f"S must have shape {_shape((N, n_expect) + pix)} (samples, sources, "
+                                 f"pixels of X) to match X {_shape(X.shape)}{with_a}; got {_shape(S.shape)}.")
         if noise is not None:
             noise = _as_float(noise, "noise")
             if noise.shape != X.shape:
@@ -115,8 +115,8 @@ class MixtureSet:
         if energies is not None:
             energies = _as_float(energies, "energies")
             if energies.shape != (m,):
-                raise ValueError(f"energies must be a 1-D array of {m} channel values (one per channel of X); "
-                                 f"got an array of shape {_shape(energies.shape)}.")
+                raise ValueError(f"energies must be a 1-D array of {m} channel values (one per channel of "
+                                 f"X); got an array of shape {_shape(energies.shape)}.")
         meta = {} if meta is None else meta
         if not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict; got {type(meta).__name__}.")
@@ -310,7 +310,10 @@ class MixtureSet:
         meta: dict[str, Any] = {}
         if "meta" in arrays:
             try:
-                meta = json.loads(str(arrays["meta"][()]))
+                raw = arrays["meta"]
+                if raw.size != 1:
+                    raise TypeError(f"a single string was expected, not an array of shape {raw.shape}")
+                meta = json.loads(str(raw.reshape(-1)[0]))
             except (json.JSONDecodeError, TypeError, IndexError) as exc:
                 raise ValueError(f"the 'meta' entry of {str(p)!r} must be a JSON string; got unreadable "
                                  f"content ({exc}).") from None
@@ -365,7 +368,7 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+                np.lib.format.write_array(fh, np.asarray(arr, order="C"), allow_pickle=False)
 
 
 # ------------------------------------------------------------------------------------------------ simulators
@@ -482,8 +485,8 @@ class _SourceMaker:
                 reference_maps = self._casa(np.random.default_rng(gen.integers(0, 2**63 - 1)), 1, (96, 96))[0]
             ref = np.asarray(reference_maps, dtype=np.float64)
             if ref.ndim not in (2, 3) or ref.shape[0] != n:
-                raise ValueError(f"reference_maps must be {n} maps (n, H, W) or (n, t), one per source; got an "
-                                 f"array of shape {_shape(ref.shape)}.")
+                raise ValueError(f"reference_maps must be {n} maps (n, H, W) or (n, t), one per source; "
+                                 f"got an array of shape {_shape(ref.shape)}.")
             self.fits = [_src.fit_ggd_to_map(r) for r in ref]
 
     def _casa(self, gen: np.random.Generator, c: int, image: tuple[int, int]) -> np.ndarray:

@@ -1,42 +1,44 @@
 """Simulated X-ray spectra of a young supernova remnant (Cas A) seen by a Chandra ACIS-like CCD.
 
 The four emission families of the LPALM paper (Fahes et al. 2022, "Unrolling PALM for sparse semi-blind source
-separation", ICLR, Figure 1) and of the sGMCA paper (Carloni Gertosio et al. 2023, "Semi-blind source separation
-with learned constraints", Signal Processing) are generated from explicit physical models instead of being read
-from files:
+separation", ICLR, Figure 1) and of the sGMCA paper (Carloni Gertosio et al. 2023, "Semi-blind source
+separation with learned constraints", Signal Processing) are generated from explicit physical models instead
+of being read from files:
 
 - **synchrotron**: photon flux density ``dN/dE ∝ E^(-Γ)``;
 - **thermal**: bremsstrahlung-like continuum ``dN/dE ∝ g_ff(E, kT) · E^(-1) · exp(-E/kT)`` with the
   non-relativistic Born-approximation Gaunt factor ``g_ff = (√3/π) · exp(x) K0(x)``, ``x = E / (2 kT)``
-  (Rybicki & Lightman 1979, eq. 5.19 averaged over a Maxwellian), plus the emission lines of :data:`THERMAL_LINES`
-  whose strengths are equivalent widths (keV) with respect to that continuum;
+  (Rybicki & Lightman 1979, eq. 5.19 averaged over a Maxwellian), plus the emission lines of
+  :data:`THERMAL_LINES` whose strengths are equivalent widths (keV) with respect to that continuum;
 - **iron_1 / iron_2**: the Fe XXV Kα line (6.70 keV) Doppler shifted by a receding (iron_1, red-shifted, lower
-  energy) or an approaching (iron_2, blue-shifted, higher energy) line-of-sight velocity, ``E = E0 · (1 - s·v/c)``
-  with ``v > 0`` receding and ``s`` an optional exaggeration factor (``s = 1`` is physical).
+  energy) or an approaching (iron_2, blue-shifted, higher energy) line-of-sight velocity,
+  ``E = E0 · (1 - s·v/c)`` with ``v > 0`` receding and ``s`` an optional exaggeration factor (``s = 1`` is
+  physical).
 
 Every spectrum then goes through the instrument, in this order:
 
 1. photoelectric absorption ``exp(-N_H σ(E))`` with the Morrison & McCammon (1983, ApJ 270, 119) cross-section
    ``σ(E) = (c0 + c1 E + c2 E²) E⁻³ × 10⁻²⁴ cm²`` (:func:`cross_section`, :func:`absorption`);
-2. an ACIS-like effective area (:func:`effective_area`): a monotone cubic (PCHIP) spline in log-log space through
-   the points of :data:`EFFECTIVE_AREA_POINTS`;
+2. an ACIS-like effective area (:func:`effective_area`): a monotone cubic (PCHIP) spline in log-log space
+   through the points of :data:`EFFECTIVE_AREA_POINTS`;
 3. a Gaussian energy redistribution whose FWHM grows with energy, ``FWHM(E) = sqrt(a² + b E)``
    (:func:`fwhm`, :func:`response_matrix`, :func:`redistribute`).
 
 These are **approximations** chosen to give ACIS-like spectral shapes; they are not calibration products (no
 CALDB file is read, nothing is downloaded). Each model is integrated over fine sub-bins of every channel
-(``oversample`` sub-bins per channel; continua by the midpoint rule, Gaussian lines exactly with the normal CDF),
-absorbed, multiplied by the effective area and redistributed onto the channels. The true-energy sub-bins extend four
-FWHM beyond the band so that photons from just outside it can be detected inside it; photons detected outside the
-band are lost, as with a real band selection.
+(``oversample`` sub-bins per channel; continua by the midpoint rule, Gaussian lines exactly with the normal
+CDF), absorbed, multiplied by the effective area and redistributed onto the channels. The true-energy sub-bins
+extend four FWHM beyond the band so that photons from just outside it can be detected inside it; photons
+detected outside the band are lost, as with a real band selection.
 
 The default grid :meth:`EnergyGrid.default` (``"chandra-acis-65"``) has 65 **linearly** spaced channels over
-0.5–7.5 keV (108 eV per channel, close to the instrument resolution at 1–2 keV). Linear spacing is what ACIS PI
-channels use, and it leaves about seven channels above 6.7 keV so that the red- and blue-shifted iron lines land in
-distinct channels.
+0.5–7.5 keV (108 eV per channel, close to the instrument resolution at 1–2 keV). Linear spacing is what ACIS
+PI channels use, and it leaves about seven channels above 6.7 keV so that the red- and blue-shifted iron lines
+land in distinct channels.
 
-Shapes: a batch of spectra is ``(N, m)``; mixing matrices are ``(N, m, n)`` with one spectrum per column, columns in
-the family order of :data:`FAMILIES`. NumPy in and out; the batched evaluation runs in torch (float64).
+Shapes: a batch of spectra is ``(N, m)``; mixing matrices are ``(N, m, n)`` with one spectrum per column,
+columns in the family order of :data:`FAMILIES`. NumPy in and out; the batched evaluation runs in torch
+(float64).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ FAMILIES = ("synchrotron", "thermal", "iron_1", "iron_2")
 """Column order of the mixing matrices (as in the LPALM paper's data)."""
 
 _MODEL_RANGE = (0.03, 10.0)  # keV: validity of the Morrison & McCammon table
+_CHUNK = 4096  # samples rendered at once by sample_mixing_matrices
 _GRID_RANGE = (0.2, 9.0)  # keV: grids the simulator accepts (the band plus 4 FWHM stays inside _MODEL_RANGE)
 
 # ----------------------------------------------------------------------------------------------- energy grid
@@ -100,7 +103,8 @@ def _check_edges(edges: Any) -> np.ndarray:
     try:
         e = np.array(edges, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(f"edges must be a 1-D array of bin edges in keV; got {type(edges).__name__}.") from None
+        raise TypeError(f"edges must be a 1-D array of bin edges in keV; got {type(edges).__name__}.") \
+            from None
     if e.ndim != 1 or e.size < 3:
         raise ValueError(
             f"edges must be a 1-D array of at least 3 bin edges in keV (2 channels); got shape {e.shape}."
@@ -116,7 +120,8 @@ def _check_edges(edges: Any) -> np.ndarray:
 class EnergyGrid:
     """Channel bin edges in keV: ``edges`` ``(m + 1,)``, ``centers`` ``(m,)`` (arithmetic mid-points).
 
-    Build one with :meth:`linear`, :meth:`log`, :meth:`default` or :meth:`named`, or from any increasing edges.
+    Build one with :meth:`linear`, :meth:`log`, :meth:`default` or :meth:`named`, or from any increasing
+    edges.
     ``name`` labels named grids (``"chandra-acis-65"``) and travels with :meth:`to_dict` into JSON contracts.
     """
 
@@ -159,10 +164,10 @@ class EnergyGrid:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, EnergyGrid):
             return NotImplemented
-        return self.name == other.name and np.array_equal(self.edges, other.edges)
+        return np.array_equal(self.edges, other.edges)  # the name is a label: same edges, same grid
 
     def __hash__(self) -> int:
-        return hash((self.name, self.edges.tobytes()))
+        return hash(self.edges.tobytes())
 
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
@@ -176,7 +181,8 @@ class EnergyGrid:
 
     @classmethod
     def log(cls, e_min: float, e_max: float, m: int, name: str | None = None) -> EnergyGrid:
-        """``m`` channels of equal width in log-energy (constant ``ΔE/E``) between ``e_min`` and ``e_max`` keV."""
+        """``m`` channels of equal width in log-energy (constant ``ΔE/E``) between ``e_min`` and ``e_max``
+        keV."""
         _check_range(e_min, e_max, m)
         return cls(np.geomspace(float(e_min), float(e_max), int(m) + 1), name)
 
@@ -201,14 +207,16 @@ class EnergyGrid:
     def from_dict(cls, d: Mapping[str, Any]) -> EnergyGrid:
         """Inverse of :meth:`to_dict`; a dict holding only a known ``name`` gives that named grid."""
         if not isinstance(d, Mapping):
-            raise TypeError(f"d must be a mapping with key 'edges' (and optional 'name'); got {type(d).__name__}.")
+            raise TypeError("d must be a mapping with key 'edges' (and optional 'name'); got "
+                            f"{type(d).__name__}.")
         unit = d.get("unit", "keV")
         if unit != "keV":
             raise ValueError(f"the energy grid unit must be 'keV'; got {unit!r}.")
         if "edges" not in d:
             if d.get("name") in NAMED_GRIDS:
                 return cls.named(d["name"])
-            raise ValueError(f"an energy grid dict needs an 'edges' list or a known 'name'; got keys {sorted(d)}.")
+            raise ValueError("an energy grid dict needs an 'edges' list or a known 'name'; got keys "
+                             f"{sorted(d)}.")
         return cls(np.asarray(d["edges"], dtype=float), d.get("name"))
 
 
@@ -278,7 +286,8 @@ def cross_section(energies: Any) -> np.ndarray:
     E = np.asarray(energies, dtype=float)
     if not np.all(np.isfinite(E)) or np.any(E < _MODEL_RANGE[0]) or np.any(E > _MODEL_RANGE[1]):
         raise ValueError(
-            f"energies must lie within {_MODEL_RANGE[0]}–{_MODEL_RANGE[1]} keV (the Morrison & McCammon table); "
+            f"energies must lie within {_MODEL_RANGE[0]}–{_MODEL_RANGE[1]} keV (the Morrison & McCammon "
+            "table); "
             f"got values from {np.nanmin(E):g} to {np.nanmax(E):g} keV."
         )
     seg = np.clip(np.searchsorted(MM83_TABLE[:, 0], E, side="right") - 1, 0, len(MM83_TABLE) - 1)
@@ -289,8 +298,8 @@ def cross_section(energies: Any) -> np.ndarray:
 def absorption(energies: Any, nh: Any) -> np.ndarray:
     """Transmission ``exp(-N_H · σ(E))`` of the interstellar column (Morrison & McCammon 1983).
 
-    ``nh`` is in units of 10²² H atoms cm⁻² (the usual X-ray fitting convention; Cas A: about 1–2). A scalar gives
-    shape ``energies.shape``; an array ``(N,)`` gives ``(N, *energies.shape)``.
+    ``nh`` is in units of 10²² H atoms cm⁻² (the usual X-ray fitting convention; Cas A: about 1–2). A scalar
+    gives shape ``energies.shape``; an array ``(N,)`` gives ``(N, *energies.shape)``.
     """
     nh_arr = np.asarray(nh, dtype=float)
     if nh_arr.ndim > 1 or not np.all(np.isfinite(nh_arr)) or np.any(nh_arr < 0):
@@ -321,9 +330,9 @@ EFFECTIVE_AREA_POINTS = np.array(
         [10.0, 40.0],
     ]
 )
-"""ACIS-S-like effective area points (keV, cm²): low below 0.7 keV (filter and contamination), peak at 1.5 keV,
-a dip at the mirror's Ir M edges (2.0–2.5 keV), falling towards 8 keV. Shapes read off typical published ACIS-S
-curves, rounded; an approximation, not a calibration product."""
+"""ACIS-S-like effective area points (keV, cm²): low below 0.7 keV (filter and contamination), peak at 1.5
+keV, a dip at the mirror's Ir M edges (2.0–2.5 keV), falling towards 8 keV. Shapes read off typical published
+ACIS-S curves, rounded; an approximation, not a calibration product."""
 
 _AEFF_SPLINE = PchipInterpolator(np.log(EFFECTIVE_AREA_POINTS[:, 0]), np.log(EFFECTIVE_AREA_POINTS[:, 1]))
 
@@ -349,8 +358,8 @@ def fwhm(energies: Any) -> np.ndarray:
     """Energy resolution FWHM (keV) of the Gaussian redistribution: ``sqrt(a² + b·E)``.
 
     The form of a Fano-limited CCD (read noise ``a`` plus Fano noise ``∝ √E``) with ``a = 0.087 keV`` and
-    ``b = 0.00302 keV`` chosen to give 0.110 keV at 1.5 keV and 0.165 keV at 6.5 keV (ACIS: about 100–120 eV and
-    150–180 eV). An approximation of the real, position-dependent ACIS response.
+    ``b = 0.00302 keV`` chosen to give 0.110 keV at 1.5 keV and 0.165 keV at 6.5 keV (ACIS: about 100–120 eV
+    and 150–180 eV). An approximation of the real, position-dependent ACIS response.
     """
     E = np.asarray(energies, dtype=float)
     return np.sqrt(FWHM_A_KEV**2 + FWHM_B_KEV * E)
@@ -382,20 +391,21 @@ def fine_edges(grid: EnergyGrid | None = None, oversample: int = 8, *, extend: b
 
 
 def _check_oversample(oversample: Any) -> int:
-    if isinstance(oversample, bool) or not isinstance(oversample, numbers.Integral) or not 1 <= oversample <= 256:
+    if isinstance(oversample, bool) or not isinstance(oversample, numbers.Integral) \
+            or not 1 <= oversample <= 256:
         raise ValueError(f"oversample must be an int between 1 and 256; got {oversample!r}.")
     return int(oversample)
 
 
 def response_matrix(grid: EnergyGrid | None = None, true_edges: Any = None) -> np.ndarray:
-    """Gaussian redistribution matrix ``R`` ``(m, k)``: ``R[i, j]`` is the probability that a photon of true energy
-    ``E_j`` (centre of true bin ``j``) is detected in channel ``i``.
+    """Gaussian redistribution matrix ``R`` ``(m, k)``: ``R[i, j]`` is the probability that a photon of
+    true energy ``E_j`` (centre of true bin ``j``) is detected in channel ``i``.
 
     ``R[i, j] = Φ((e_{i+1} - E_j)/σ_j) - Φ((e_i - E_j)/σ_j)`` with ``σ_j = FWHM(E_j)/2.355`` (:func:`fwhm`).
     Column ``j`` sums to the probability that the photon is detected inside the band: exactly 1 up to 1e-6 for
-    true energies more than about 5σ inside the band, less near the band edges (photons detected outside the band
-    are lost, as with a band selection). ``true_edges`` default to the grid's own edges (coarse: each channel
-    treated as a line at its centre); pass :func:`fine_edges` for accurate work.
+    true energies more than about 5σ inside the band, less near the band edges (photons detected outside the
+    band are lost, as with a band selection). ``true_edges`` default to the grid's own edges (coarse: each
+    channel treated as a line at its centre); pass :func:`fine_edges` for accurate work.
     """
     g = _as_grid(grid)
     te = g.edges if true_edges is None else _check_edges(true_edges)
@@ -416,7 +426,8 @@ def _response_matrix_cached(g: EnergyGrid, te_bytes: bytes) -> np.ndarray:
 
 
 def redistribute(flux: Any, grid: EnergyGrid | None = None, true_edges: Any = None) -> np.ndarray:
-    """Redistribute photon counts per true-energy bin ``(..., k)`` onto the channels ``(..., m)``: ``flux @ Rᵀ``.
+    """Redistribute photon counts per true-energy bin ``(..., k)`` onto the channels ``(..., m)``:
+    ``flux @ Rᵀ``.
 
     See :func:`response_matrix`; total counts are preserved for sources well inside the band (counts detected
     outside the band are lost).
@@ -433,7 +444,8 @@ def redistribute(flux: Any, grid: EnergyGrid | None = None, true_edges: Any = No
 
 @dataclass(frozen=True)
 class _Instrument:
-    """Everything that depends only on the grid: fine sub-bins, σ_MM83, effective area, response (torch, float64)."""
+    """Everything that depends only on the grid: fine sub-bins, σ_MM83, effective area, response (torch,
+    float64)."""
 
     grid: EnergyGrid
     lo: torch.Tensor  # (k,) sub-bin lower edges
@@ -470,7 +482,8 @@ def _normalize(spec: torch.Tensor, normalize: str | None) -> torch.Tensor:
     else:
         n = spec.sum(dim=-1, keepdim=True)
     if bool((n <= 0).any()):
-        raise ValueError("normalize cannot rescale a spectrum that is zero everywhere in the band; widen the grid "
+        raise ValueError("normalize cannot rescale a spectrum that is zero everywhere in the band; widen the "
+                         "grid "
                          "or change the parameters.")
     return spec / n
 
@@ -496,7 +509,8 @@ def _observe(counts: torch.Tensor, inst: _Instrument, nh: torch.Tensor | None, i
 def _param(x: Any, name: str, *, positive: bool = False, nonneg: bool = False) -> tuple[torch.Tensor, bool]:
     arr = np.asarray(x, dtype=float)
     if arr.ndim > 1:
-        raise ValueError(f"{name} must be a number or a 1-D array (one value per spectrum); got shape {arr.shape}.")
+        raise ValueError(f"{name} must be a number or a 1-D array (one value per spectrum); got shape "
+                         f"{arr.shape}.")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; got {x!r}.")
     if positive and np.any(arr <= 0):
@@ -546,7 +560,8 @@ def synchrotron_spectrum(
     grid : :class:`EnergyGrid` (``None``: the default 65-channel grid).
     gamma : photon index Γ, a number or one per spectrum ``(N,)``.
     nh : absorbing column in 10²² cm⁻², a number or ``(N,)`` (0: no absorption).
-    instrument : apply effective area and redistribution (``False``: photon counts per channel, no instrument).
+    instrument : apply effective area and redistribution (``False``: photon counts per channel, no
+        instrument).
     normalize : ``"l2"`` (default), ``"l1"`` or ``None``.
 
     Returns ``(m,)`` for scalar parameters, else ``(N, m)``.
@@ -562,8 +577,8 @@ def synchrotron_spectrum(
 
 @dataclass(frozen=True)
 class ThermalLine:
-    """An emission line (or blend) of the thermal family: ``key``, ``label``, component energies (keV) of equal
-    weight, and intrinsic Gaussian width σ (keV)."""
+    """An emission line (or blend) of the thermal family: ``key``, ``label``, component energies (keV) of
+    equal weight, and intrinsic Gaussian width σ (keV)."""
 
     key: str
     label: str
@@ -611,16 +626,16 @@ def thermal_spectrum(
 ) -> np.ndarray:
     """Thermal plasma: bremsstrahlung continuum plus the emission lines of :data:`THERMAL_LINES`.
 
-    Continuum ``dN/dE = g_ff(E, kT) · E⁻¹ · exp(-E/kT)`` with the non-relativistic Born-approximation Gaunt factor
-    ``g_ff = (√3/π) · exp(x) K0(x)``, ``x = E/(2kT)`` (Rybicki & Lightman 1979, §5.2; adequate for kT ≫ Z² Ry).
-    Line ``l`` has photon flux ``W_l · dN/dE(E_l)``, ``W_l`` its equivalent width in keV (a blend spreads its
-    flux over its components).
+    Continuum ``dN/dE = g_ff(E, kT) · E⁻¹ · exp(-E/kT)`` with the non-relativistic Born-approximation Gaunt
+    factor ``g_ff = (√3/π) · exp(x) K0(x)``, ``x = E/(2kT)`` (Rybicki & Lightman 1979, §5.2; adequate for
+    kT ≫ Z² Ry). Line ``l`` has photon flux ``W_l · dN/dE(E_l)``, ``W_l`` its equivalent width in keV (a blend
+    spreads its flux over its components).
 
     Parameters
     ----------
     kT : temperature in keV, a number or ``(N,)``.
-    line_strengths : equivalent widths (keV), ``(L,)`` or ``(N, L)`` in the order of :data:`THERMAL_LINES`, or a
-        mapping ``key -> width`` (missing lines: 0). ``None``: continuum only.
+    line_strengths : equivalent widths (keV), ``(L,)`` or ``(N, L)`` in the order of :data:`THERMAL_LINES`,
+        or a mapping ``key -> width`` (missing lines: 0). ``None``: continuum only.
     nh : absorbing column in 10²² cm⁻² (number or ``(N,)``).
 
     Returns ``(m,)`` for scalar parameters and a 1-D ``line_strengths``, else ``(N, m)``.
@@ -641,7 +656,8 @@ def thermal_spectrum(
     else:
         ew = np.asarray(line_strengths, dtype=float)
     if ew.ndim not in (1, 2) or ew.shape[-1] != L:
-        raise ValueError(f"line_strengths must have shape ({L},) or (N, {L}) (one equivalent width per line of "
+        raise ValueError(f"line_strengths must have shape ({L},) or (N, {L}) (one equivalent width per line "
+                         "of "
                          f"THERMAL_LINES); got shape {ew.shape}.")
     if not np.all(np.isfinite(ew)) or np.any(ew < 0):
         raise ValueError("line_strengths must be finite nonnegative equivalent widths (keV).")
@@ -650,12 +666,16 @@ def thermal_spectrum(
     t, n, idx = _broadcast(t, n, idx)
     ew_t = ew_t[idx]
     counts = _bremsstrahlung(inst.mid[None, :], t[:, None]) * inst.width[None, :]
-    for j, line in enumerate(THERMAL_LINES):
-        weight = ew_t[:, j] / len(line.energies)
-        for e0 in line.energies:
-            e0_t = torch.full_like(t, e0)
-            flux = weight * _bremsstrahlung(e0_t, t)
-            counts = counts + flux[:, None] * _gaussian_counts(inst, e0_t, torch.full_like(t, line.sigma_kev))
+    # line profiles do not depend on the sample: (C components, k sub-bins), then one matrix product
+    comp_e = [e0 for line in THERMAL_LINES for e0 in line.energies]
+    comp_s = [line.sigma_kev for line in THERMAL_LINES for _ in line.energies]
+    comp_line = [j for j, line in enumerate(THERMAL_LINES) for _ in line.energies]
+    comp_w = [1.0 / len(line.energies) for line in THERMAL_LINES for _ in line.energies]
+    e_c = torch.tensor(comp_e, dtype=torch.float64)
+    profiles = _gaussian_counts(inst, e_c, torch.tensor(comp_s, dtype=torch.float64))  # (C, k)
+    flux = ew_t[:, comp_line] * torch.tensor(comp_w, dtype=torch.float64) \
+        * _bremsstrahlung(e_c[None, :], t[:, None])
+    counts = counts + flux @ profiles
     return _finish(_observe(counts, inst, n, instrument, normalize), s1 and s2 and ew.ndim == 1, dtype)
 
 
@@ -690,7 +710,8 @@ def iron_lines_spectrum(
     v, w, n = _broadcast(v, w, n)
     center = float(rest_energy) * (1.0 - float(exaggeration) * v / C_KMS)
     if bool((center <= 0).any()):
-        raise ValueError("velocity_kms times exaggeration must stay below the speed of light; got a line centre "
+        raise ValueError("velocity_kms times exaggeration must stay below the speed of light; got a line "
+                         "centre "
                          "at or below 0 keV.")
     counts = _gaussian_counts(inst, center, w)
     return _finish(_observe(counts, inst, n, instrument, normalize), s1 and s2 and s3, dtype)
@@ -701,7 +722,8 @@ def iron_lines_spectrum(
 
 @dataclass(frozen=True)
 class Prior:
-    """A documented parameter prior: ``dist`` is ``"uniform"``, ``"loguniform"`` or ``"fixed"`` (value ``low``)."""
+    """A documented parameter prior: ``dist`` is ``"uniform"``, ``"loguniform"`` or ``"fixed"`` (value
+    ``low``)."""
 
     dist: str
     low: float
@@ -727,7 +749,8 @@ class Prior:
         return np.exp(rng.uniform(math.log(self.low), math.log(self.high), size=n))
 
     def with_value(self, value: Any) -> Prior:
-        """This prior overridden by a number (fixed), a ``(low, high)`` pair (same law) or another :class:`Prior`."""
+        """This prior overridden by a number (fixed), a ``(low, high)`` pair (same law) or another
+        :class:`Prior`."""
         if isinstance(value, Prior):
             return value
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
@@ -747,21 +770,26 @@ _EW = {  # equivalent-width ranges (keV), log-uniform
 
 PRIORS: dict[str, Prior] = {
     "nh": Prior("uniform", 1.0, 2.0, "1e22 cm^-2",
-                "absorbing column, one per mixing matrix (shared by its four columns); Cas A values span about "
+                "absorbing column, one per mixing matrix (shared by its four columns); Cas A values span "
+                "about "
                 "1-2e22 cm^-2 across the remnant"),
     "gamma": Prior("uniform", 1.8, 3.5, "",
                    "synchrotron photon index; Cas A non-thermal filaments and the remnant's hard tail"),
     "kT": Prior("loguniform", 0.5, 3.0, "keV", "thermal plasma temperature; Cas A shocked ejecta and CSM"),
     **{f"ew_{ln.key}": Prior("loguniform", *_EW[ln.key], "keV",
-                             f"{ln.label} equivalent width w.r.t. the bremsstrahlung continuum (author's choice "
+                             f"{ln.label} equivalent width w.r.t. the bremsstrahlung continuum (author's "
+                             "choice "
                              "giving line-rich ejecta-like spectra; not fitted)")
        for ln in THERMAL_LINES},
     "velocity_receding": Prior("uniform", 1000.0, 4000.0, "km/s",
-                               "line-of-sight velocity of the receding (red-shifted) Fe ejecta, family iron_1"),
+                               "line-of-sight velocity of the receding (red-shifted) Fe ejecta, family "
+                               "iron_1"),
     "velocity_approaching": Prior("uniform", -4000.0, -1000.0, "km/s",
-                                  "line-of-sight velocity of the approaching (blue-shifted) Fe ejecta, family iron_2"),
+                                  "line-of-sight velocity of the approaching (blue-shifted) Fe ejecta, "
+                                  "family iron_2"),
     "iron_width": Prior("uniform", 0.03, 0.10, "keV",
-                        "intrinsic Gaussian σ of each Fe line (velocity dispersion of ~1300-4500 km/s at 6.7 keV)"),
+                        "intrinsic Gaussian σ of each Fe line (velocity dispersion of ~1300-4500 km/s at "
+                        "6.7 keV)"),
     "exaggeration": Prior("fixed", 6.0, 6.0, "",
                           "factor s multiplying the Doppler shifts so that the two Fe lines sit in distinct "
                           "channels of the 65-channel grid, as the papers' iron spectra do (1 = physical)"),
@@ -781,7 +809,8 @@ def _resolve_priors(overrides: Mapping[str, Any]) -> dict[str, Prior]:
         pri[key] = PRIORS[key].with_value(val)
     for key in ("nh", "iron_width", "exaggeration", "fe_rest_energy", "kT"):
         if pri[key].low < 0 or (key != "nh" and pri[key].low <= 0):
-            raise ValueError(f"the {key!r} prior must be {'nonnegative' if key == 'nh' else 'positive'}; got a "
+            raise ValueError(f"the {key!r} prior must be {'nonnegative' if key == 'nh' else 'positive'}; "
+                             "got a "
                              f"lower bound of {pri[key].low!r}.")
     return pri
 
@@ -796,8 +825,9 @@ def sample_parameters(n_samples: int, rng: Any = None, **prior_overrides: Any) -
     """Draw the physical parameters of ``n_samples`` mixing matrices from :data:`PRIORS` (with overrides).
 
     The draws happen in the fixed order of :data:`PRIORS`, so a given seed gives the same parameters whatever
-    families are later rendered. Returns ``name -> (N,)`` arrays (``iron_width`` is drawn twice, as ``iron_width_1`` and
-    ``iron_width_2``); ``line_strengths`` is ``(N, L)``, the ``ew_*`` columns in the order of :data:`THERMAL_LINES`.
+    families are later rendered. Returns ``name -> (N,)`` arrays (``iron_width`` is drawn twice, as
+    ``iron_width_1`` and ``iron_width_2``); ``line_strengths`` is ``(N, L)``, the ``ew_*`` columns in the
+    order of :data:`THERMAL_LINES`.
     """
     n = _check_n(n_samples)
     gen = make_rng(rng)
@@ -830,34 +860,39 @@ def sample_mixing_matrices(
     line equivalent widths) and two iron-line spectra (receding / approaching velocity, width), drawn from
     :data:`PRIORS` (override any prior by name: a number fixes it, a ``(low, high)`` pair changes its range),
     observed through the instrument and normalised (unit l2 columns by default; ``"l1"``; ``None``).
-    Columns follow ``families`` (default :data:`FAMILIES`); the parameters drawn do not depend on ``families``, so
-    a subset reproduces the corresponding columns of the full draw. ``return_params`` also returns the draws.
-    Vectorised over samples (LPALM paper, Fahes et al. 2022, Figure 1 families).
+    Columns follow ``families`` (default :data:`FAMILIES`); the parameters drawn do not depend on
+    ``families``, so a subset reproduces the corresponding columns of the full draw. ``return_params`` also
+    returns the draws. Vectorised over samples (LPALM paper, Fahes et al. 2022, Figure 1 families).
     """
     n = _check_n(n_samples)
     g = _as_grid(grid)
     normalize = _check_normalize(normalize)
     if isinstance(families, str) or not isinstance(families, Sequence) or len(families) == 0:
-        raise ValueError(f"families must be a non-empty sequence of names among {FAMILIES}; got {families!r}.")
+        raise ValueError(f"families must be a non-empty sequence of names among {FAMILIES}; got "
+                         f"{families!r}.")
     bad = [f for f in families if f not in FAMILIES]
     if bad:
         raise ValueError(f"families must be names among {FAMILIES}; got unknown {bad}.")
     p = sample_parameters(n, rng, **prior_overrides)
-    common = {"instrument": True, "normalize": normalize, "oversample": oversample, "dtype": "float64"}
+    common = {"instrument": True, "normalize": normalize, "oversample": oversample, "dtype": dtype}
     iron = {"rest_energy": float(p["fe_rest_energy"][0]), "exaggeration": float(p["exaggeration"][0])}
-    cols = []
-    for fam in families:
-        if fam == "synchrotron":
-            col = synchrotron_spectrum(g, p["gamma"], p["nh"], **common)
-        elif fam == "thermal":
-            col = thermal_spectrum(g, p["kT"], p["line_strengths"], p["nh"], **common)
-        elif fam == "iron_1":
-            col = iron_lines_spectrum(g, p["velocity_receding"], p["iron_width_1"], p["nh"], **iron, **common)
-        else:
-            col = iron_lines_spectrum(g, p["velocity_approaching"], p["iron_width_2"], p["nh"], **iron, **common)
-        cols.append(np.atleast_2d(col))
     out_dtype = np.float64 if resolve_dtype(dtype) == torch.float64 else np.float32
-    A = np.stack(cols, axis=-1).astype(out_dtype, copy=False)
+    A = np.empty((n, g.m, len(families)), dtype=out_dtype)
+    for start in range(0, n, _CHUNK):  # bounded memory: (chunk, sub-bins) tensors
+        sl = slice(start, min(start + _CHUNK, n))
+        nh = p["nh"][sl]
+        for j, fam in enumerate(families):
+            if fam == "synchrotron":
+                col = synchrotron_spectrum(g, p["gamma"][sl], nh, **common)
+            elif fam == "thermal":
+                col = thermal_spectrum(g, p["kT"][sl], p["line_strengths"][sl], nh, **common)
+            elif fam == "iron_1":
+                col = iron_lines_spectrum(g, p["velocity_receding"][sl], p["iron_width_1"][sl], nh, **iron,
+                                          **common)
+            else:
+                col = iron_lines_spectrum(g, p["velocity_approaching"][sl], p["iron_width_2"][sl], nh, **iron,
+                                          **common)
+            A[sl, :, j] = col
     return (A, p) if return_params else A
 
 
@@ -872,5 +907,6 @@ def sample_spectra(
     """``n_samples`` spectra ``(N, m)`` of one family of :data:`FAMILIES` (each with its own N_H draw)."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}; got {family!r}.")
-    A = sample_mixing_matrices(n_samples, grid, rng, normalize=normalize, families=(family,), **prior_overrides)
+    A = sample_mixing_matrices(n_samples, grid, rng, normalize=normalize, families=(family,),
+                               **prior_overrides)
     return A[..., 0]

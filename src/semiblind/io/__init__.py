@@ -145,9 +145,9 @@ def save_result(
 ) -> Path:
     """Write a separation result atomically as ``.npz`` or ``.fits`` (chosen by extension or ``format``).
 
-    NPZ: arrays ``A (m, n)``, ``S``, ``info`` (JSON string), ``energies``, ``wcs`` (header text). FITS: an
-    empty primary HDU with ``info`` as JSON (long-string ``SBINFO`` card), one image HDU per source map
-    (``EXTNAME='SOURCE'``, ``EXTVER=k``) carrying the celestial WCS, and a binary table ``MIXING`` with
+    NPZ: arrays ``A (m, n)``, ``S``, ``info`` (JSON string), ``energies``, ``wcs`` (header text).
+    FITS: an empty primary HDU with ``info`` as JSON (long-string ``SBINFO`` card), one image HDU per source
+    map (``EXTNAME='SOURCE'``, ``EXTVER=k``) carrying the celestial WCS, and a binary table ``MIXING`` with
     columns ``CHANNEL``, ``ENERGY`` (when known) and ``A_1 … A_n`` (the spectra, columns of A).
 
     An existing file raises ``FileExistsError`` unless ``overwrite``; a missing folder ``FileNotFoundError``.

@@ -246,3 +246,23 @@ class Result:
     wcs: Any = None
     source: Path | None = None
     format: str = ""
+
+    def summary(self) -> list[tuple[str, str]]:
+        """(field, value) rows describing the result: shapes, spectral axis, WCS and the info entries."""
+        rows: list[tuple[str, str]] = [
+            ("file", str(self.source) if self.source is not None else "-"),
+            ("format", f"{self.format or '-'} (separation result)"),
+            ("A (mixing matrix)", shape_str(self.A.shape) + " (channels, sources)"),
+            ("S (sources)", shape_str(self.S.shape)
+             + (" (sources, height, width)" if self.S.ndim == 3 else " (sources, pixels)")),
+        ]
+        if self.energies is not None and len(self.energies):
+            unit = f" {self.spectral_unit}" if self.spectral_unit else ""
+            e = np.asarray(self.energies, dtype=float)
+            rows.append(("spectral axis", f"{e.size} channels from {e.min():.4g} to {e.max():.4g}{unit}"))
+        rows.append(("celestial WCS", wcs_summary(self.wcs)))
+        for key, value in self.info.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=json_default)
+            rows.append((f"info.{key}", text if len(text) <= 100 else text[:97] + "..."))
+        return rows
+

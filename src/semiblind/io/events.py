@@ -93,8 +93,10 @@ def bin_events(
     ----------
     energy_grid : channel edges in keV (``m + 1`` increasing values); overrides ``e_min``, ``e_max``,
         ``n_channels`` (``m`` equal channels between ``e_min`` and ``e_max`` keV).
-    spatial_bin : sky pixels per image pixel along x and y (an int ≥ 1). region : ``(x_min, x_max, y_min,
-    y_max)`` in sky pixels; events outside are dropped. Default: the bounding box.
+    spatial_bin : sky pixels per image pixel along x and y (an int ≥ 1).
+    region : ``(x_min, x_max, y_min, y_max)`` in sky pixels, half-open ``[min, max)`` and rounded up to whole
+        bins; events outside are dropped. Default: the bounding box of the events (from ``floor`` of the
+        minimum, the maximum included). Energy channels are half-open: an event on the top edge is dropped.
 
     Returns a :class:`Cube` with ``energies`` the channel centres (keV), ``wcs`` from the column keywords and
     ``meta`` holding the edges, the binning and the event counts (total, in the cube).

@@ -51,6 +51,7 @@ __all__ = [
     "GMCA",
     "gmca",
     "gmca_init_pca",
+    "gmca_iteration",
     "gmca_pinv",
     "gmca_thresholds",
     "gmca_update_a",
@@ -248,7 +249,8 @@ def gmca_update_a(
     G = Sf @ Sf.mT
     R = Xf @ Sf.mT
     eye = torch.eye(n, dtype=G.dtype, device=G.device)
-    ridge = torch.finfo(G.dtype).eps * G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1.0) / n
+    ridge = (torch.finfo(G.dtype).eps * G.diagonal(dim1=-2, dim2=-1).sum(-1) / n).clamp_min(
+        torch.finfo(G.dtype).tiny)
     A = torch.linalg.solve(G + ridge.view(B, 1, 1) * eye, R.mT).mT
     if nonnegative:
         A = A.clamp_min(0)
@@ -263,6 +265,36 @@ def support_fraction_schedule(iteration: int, K_max: float, n_ramp: int) -> floa
     """``K = K_max · min(1, (iteration + 1) / n_ramp)`` for 0-based ``iteration``: linear growth to ``K_max``
     over the first ``n_ramp`` iterations, then constant."""
     return K_max * min(1.0, (iteration + 1) / n_ramp)
+
+
+def gmca_iteration(
+    A: torch.Tensor,
+    Xw: torch.Tensor,
+    S_prev: torch.Tensor | None,
+    *,
+    k: float,
+    support_fraction: float,
+    min_coefficients: int,
+    reweight: bool,
+    noise_std: torch.Tensor | None = None,
+    scale_std: torch.Tensor | None = None,
+    sv_floor: float = 1e-3,
+    nonnegative_mixing: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One GMCA iteration: :func:`gmca_update_s` (reweighted with ``S_prev`` when ``reweight``), then
+    :func:`gmca_update_a`. Returns ``(A_new (B, m, n), S_w (B, n, J, P), ΔS (B,))`` with the relative change
+    ``ΔS = ‖S_w − S_prev‖_F / ‖S_w‖_F`` per sample (1 when ``S_prev`` is None)."""
+    S_w = gmca_update_s(A, Xw, k=k, support_fraction=support_fraction, min_coefficients=min_coefficients,
+                        S_prev=S_prev if (reweight and S_prev is not None) else None, noise_std=noise_std,
+                        scale_std=scale_std, sv_floor=sv_floor)
+    A_new = gmca_update_a(Xw, S_w, A_prev=A, nonnegative=nonnegative_mixing)
+    B = Xw.shape[0]
+    if S_prev is None:
+        delta = torch.ones(B, dtype=Xw.dtype, device=Xw.device)
+    else:
+        delta = (torch.linalg.vector_norm((S_w - S_prev).reshape(B, -1), dim=-1)
+                 / torch.linalg.vector_norm(S_w.reshape(B, -1), dim=-1).clamp_min(torch.finfo(Xw.dtype).tiny))
+    return A_new, S_w, delta
 
 
 # ------------------------------------------------------------------------------------------ the solver
@@ -357,25 +389,21 @@ def gmca(
     n_iter = torch.full((B,), max_iter, dtype=torch.long, device=X.device)
     converged = torch.zeros(B, dtype=torch.bool, device=X.device)
     history: list[float] = []
-    tiny = torch.finfo(X.dtype).tiny
     for it in range(max_iter):
         K = support_fraction_schedule(it, K_max, ramp)
         reweight = reweighting and S_prev is not None and it >= ramp - 1
-        S_w = gmca_update_s(A, Xw, k=k, support_fraction=K, min_coefficients=min_coefficients,
-                            S_prev=S_prev if reweight else None, noise_std=sig_noise, scale_std=scale_std,
-                            sv_floor=sv_floor)
-        A_new = gmca_update_a(Xw, S_w, A_prev=A, nonnegative=nonnegative_mixing)
-        if S_prev is None:
-            delta = torch.ones(B, dtype=X.dtype, device=X.device)
-        else:
-            delta = (torch.linalg.vector_norm((S_w - S_prev).reshape(B, -1), dim=-1)
-                     / torch.linalg.vector_norm(S_w.reshape(B, -1), dim=-1).clamp_min(tiny))
+        A_new, S_w, delta = gmca_iteration(
+            A, Xw, S_prev, k=k, support_fraction=K, min_coefficients=min_coefficients, reweight=reweight,
+            noise_std=sig_noise, scale_std=scale_std, sv_floor=sv_floor,
+            nonnegative_mixing=nonnegative_mixing,
+        )
         if bool(active.all()):
             A, S_prev = A_new, S_w
         else:
             A = torch.where(active.view(B, 1, 1), A_new, A)
             S_prev = torch.where(active.view(B, 1, 1, 1), S_w, S_prev)
-        history.append(float(delta[0]) if bool(active[0]) else history[-1])
+        if bool(active[0]):
+            history.append(float(delta[0]))
         if it >= ramp:
             done = active & (delta < tol)
             n_iter = torch.where(done, it + 1, n_iter)

@@ -301,8 +301,8 @@ class LambdaSelection:
 def _aligned_sources(
     A_est: np.ndarray, S_est: np.ndarray, S_true: np.ndarray, A_true: np.ndarray | None
 ) -> np.ndarray:
-    """Align a batch of estimates with :func:`semiblind.metrics.align`: on the mixing matrices when ``A_true`` is
-    given, else on the source rows (matched by cosine, rescaled to the norms of the true rows)."""
+    """Align a batch of estimates with :func:`semiblind.metrics.align`: on the mixing matrices when
+    ``A_true`` is given, else on the source rows (matched by cosine, rescaled to the true rows' norms)."""
     if A_true is not None:
         return np.asarray(metrics.align(A_est, S_est, A_true, S_true)[1])
     S_al_t, _ = metrics.align(np.swapaxes(S_est, -1, -2), np.swapaxes(A_est, -1, -2),
@@ -324,6 +324,7 @@ def select_lambda(
     rng: Any = None,
     dtype: Any = None,
     device: Any = None,
+    max_batch_elements: int = 2**24,
 ) -> LambdaSelection:
     """Pick PALM's λ on a training set (LPALM paper §4, Figure 2a): run PALM for every λ of a grid
     on all training
@@ -342,6 +343,8 @@ def select_lambda(
         scale from A, :func:`semiblind.metrics.align`), otherwise on the rows of S.
     A0, init, rng : the common starting point (:func:`initial_mixing`), drawn once and shared by every λ.
     max_iter, tol, dtype, device : as in :func:`palm`.
+    max_batch_elements : several λ run in one batch (the training set repeated once per λ) as long as the
+        repeated data holds at most this many entries (default 2²⁴, 128 MiB in float64).
     """
     Xc = check_data(X_train, name="X_train", batched=True, allow_cube=False)
     dt = resolve_dtype(dtype if dtype is not None else (Xc.dtype if isinstance(Xc, torch.Tensor) else None))
@@ -365,15 +368,23 @@ def select_lambda(
         grid = np.asarray(lambdas, dtype=float).reshape(-1)
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
             raise ValueError(f"lambdas must be a non-empty list of finite values >= 0; got {lambdas!r}.")
+    # Several λ share one batched run (each sample repeated once per λ, λ-major), within a memory budget.
+    per_run = max(1, int(max_batch_elements // (N * m * t)))
     per_nmse = np.empty((grid.size, N))
     per_iter = np.empty((grid.size, N), dtype=int)
-    for i, lam in enumerate(grid):
-        res = palm(Xt, n, float(lam), A0=A_init, init="given", max_iter=max_iter, tol=tol, dtype=dt,
-                   device=Xt.device, record_history=False)
-        A_est, S_est = to_numpy(res.A).astype(float), to_numpy(res.S).astype(float)
-        S_al = _aligned_sources(A_est, S_est, S_true, A_true)
-        per_nmse[i] = np.asarray(metrics.nmse(S_al, S_true), dtype=float).reshape(N)
-        per_iter[i] = to_numpy(res.n_iter)
+    for start in range(0, grid.size, per_run):
+        lams = grid[start:start + per_run]
+        k = lams.size
+        res = palm(Xt.repeat(k, 1, 1), n, np.repeat(lams, N), A0=A_init.repeat(k, 1, 1), init="given",
+                   max_iter=max_iter, tol=tol, dtype=dt, device=Xt.device, record_history=False)
+        A_est = to_numpy(res.A).astype(float)
+        S_est = to_numpy(res.S).astype(float)
+        S_al = _aligned_sources(A_est, S_est, np.tile(S_true, (k, 1, 1)),
+                                None if A_true is None else np.tile(A_true, (k, 1, 1)))
+        per_nmse[start:start + k] = np.asarray(
+            metrics.nmse(S_al, np.tile(S_true, (k, 1, 1)), batched=True), dtype=float
+        ).reshape(k, N)
+        per_iter[start:start + k] = to_numpy(res.n_iter).reshape(k, N)
     med = np.median(per_nmse, axis=1)
     return LambdaSelection(
         best_lambda=float(grid[int(np.nanargmin(med))]),

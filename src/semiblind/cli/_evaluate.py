@@ -1,0 +1,133 @@
+"""``semiblind evaluate``: compare a separation result with the ground truth.
+
+Example::
+
+    semiblind evaluate result.npz --truth data.npz --json metrics.json
+
+The estimate is aligned on the truth (:func:`semiblind.metrics.align`: permutation, sign and scale of the
+columns of A), then NMSE (linear and dB), SAD (mean cosine), SAD dB and the gain-only BSS-eval ratios SDR / SIR /
+SAR (and SNR when the truth file holds the noise) are printed per source and overall
+(:func:`semiblind.metrics.evaluate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from .._files import atomic_write_text, check_output_path
+from ._common import add_overwrite
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a separation result against the ground truth",
+        description="Align RESULT (A, S) on the ground truth of TRUTH and print NMSE, SAD, SAD dB and BSS-eval "
+        "(SDR, SIR, SAR; SNR when TRUTH holds the noise) per source and overall.",
+    )
+    p.add_argument("result", metavar="RESULT", help="result file written by 'semiblind separate'")
+    p.add_argument("--truth", required=True, metavar="TRUTH", help="data file holding the true A and S")
+    p.add_argument("--index", type=int, default=None,
+                   help="which mixture of a multi-mixture TRUTH file (default: the one RESULT was made from, "
+                   "else 0)")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to this JSON file")
+    add_overwrite(p)
+    p.set_defaults(func=run)
+
+
+def _fmt(x: float) -> str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.3e}"
+    return f"{x:.4f}"
+
+
+def _num(x: Any) -> Any:
+    """JSON-friendly numbers (infinite values as the strings 'inf' / '-inf')."""
+    if isinstance(x, np.ndarray):
+        return [_num(v) for v in x.tolist()]
+    if isinstance(x, list):
+        return [_num(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import io, metrics
+
+    if args.json is not None:
+        check_output_path(args.json, overwrite=args.overwrite, argument="--json")
+    res = io.load_result(args.result)
+    index = args.index
+    if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
+        index = int(res.info["index"])
+    truth = io.load_input(args.truth, index=index)
+    if truth.A is None or truth.S is None:
+        raise ValueError(f"--truth {args.truth!r} must hold the true 'A' and 'S' arrays; it has "
+                         f"{'neither' if truth.A is None and truth.S is None else 'only one of them'}.")
+    A_est, S_est = np.asarray(res.A, dtype=float), np.asarray(res.S, dtype=float)
+    A_true, S_true = np.asarray(truth.A, dtype=float), np.asarray(truth.S, dtype=float)
+    if A_est.shape != A_true.shape or S_est.size != S_true.size or S_est.shape[0] != S_true.shape[0]:
+        raise ValueError(
+            f"RESULT and TRUTH do not match: the result has A {A_est.shape} and S {S_est.shape}, the truth has "
+            f"A {A_true.shape} and S {S_true.shape} (same channels, sources and pixels are needed)."
+        )
+    n = A_true.shape[1]
+    S_est = S_est.reshape(S_true.shape)
+    noise = truth.noise
+    scores = metrics.evaluate(A_est, S_est, A_true, S_true, noise=noise)
+    A_al, S_al = metrics.align(A_est, S_est, A_true)
+    S_al_flat, S_true_flat = S_al.reshape(n, -1), S_true.reshape(n, -1)
+    nmse_A = np.atleast_1d(metrics.nmse(A_al.T[:, :, None], A_true.T[:, :, None], batched=True))
+    nmse_S = np.atleast_1d(metrics.nmse(S_al_flat[:, :, None], S_true_flat[:, :, None], batched=True))
+    nmse_db_A = np.atleast_1d(metrics.nmse_db(A_al.T[:, :, None], A_true.T[:, :, None], batched=True))
+    nmse_db_S = np.atleast_1d(metrics.nmse_db(S_al_flat[:, :, None], S_true_flat[:, :, None], batched=True))
+    has_snr = "snr" in scores
+
+    cols = ["NMSE A", "dB", "NMSE S", "dB", "SAD A", "SAD A dB", "SDR", "SIR", "SAR"] + (["SNR"] if has_snr else [])
+    rows: list[list[str]] = []
+    per_source: list[dict[str, Any]] = []
+    for j in range(n):
+        vals = [nmse_A[j], nmse_db_A[j], nmse_S[j], nmse_db_S[j], scores["sad_A_per_component"][j],
+                scores["sad_db_A_per_component"][j], scores["sdr_per_source"][j], scores["sir_per_source"][j],
+                scores["sar_per_source"][j]] + ([scores["snr_per_source"][j]] if has_snr else [])
+        rows.append([f"source {j + 1}"] + [_fmt(float(v)) for v in vals])
+        keys = ["nmse_A", "nmse_db_A", "nmse_S", "nmse_db_S", "sad_A", "sad_db_A", "sdr", "sir", "sar"]
+        per_source.append({k: _num(float(v)) for k, v in zip(keys + (["snr"] if has_snr else []), vals)})
+    overall = [scores["nmse_A"], scores["nmse_db_A"], scores["nmse_S"], scores["nmse_db_S"], scores["sad_A"],
+               scores["sad_db_A"], scores["sdr"], scores["sir"], scores["sar"]] + ([scores["snr"]] if has_snr
+                                                                                   else [])
+    rows.append(["overall"] + [_fmt(float(v)) for v in overall])
+
+    head = ["", *cols]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    method = res.info.get("method", "?")
+    where = f" (mixture {index})" if index is not None else ""
+    print(f"{args.result} ({method}) against {args.truth}{where}, after alignment:")
+    for r in [head, *rows]:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print("NMSE: lower is better; SAD (mean cosine), SAD dB and the BSS-eval ratios (dB): higher is better.")
+
+    if args.json is not None:
+        out = {
+            "result": str(args.result),
+            "truth": str(args.truth),
+            "index": index,
+            "method": method,
+            "overall": {k: _num(v) for k, v in scores.items() if not k.endswith(("_per_source", "_per_component"))
+                        and k != "perm"},
+            "per_source": per_source,
+            "perm": _num(scores["perm"]),
+        }
+        atomic_write_text(args.json, json.dumps(out, indent=2) + "\n", overwrite=args.overwrite)
+    return 0

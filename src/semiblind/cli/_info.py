@@ -1,0 +1,132 @@
+"""``semiblind info FILE_OR_MODEL``: describe a data file, a result file or a model (argument parsing and
+printing only).
+
+    semiblind info cube.fits [--format F] [--spectral-axis AXIS] [--index I] [--json]
+    semiblind info result.npz
+    semiblind info MODEL_FOLDER | SHIPPED_NAME | MODEL_FOLDER/config.json [--json]
+
+A data file prints its shape, axes, spectral range, celestial WCS and whether ground truth is stored; a result
+file written by ``semiblind separate`` its shapes and info; a model its ``config.json`` (architecture and data
+contract) as ``key.path = value`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+_LIST_SHOWN = 6
+_DATA_SUFFIXES = (".npz", ".fits", ".fit", ".fts", ".gz", ".evt", ".evt2", ".hdr", ".img", ".dat", ".raw",
+                  ".bsq", ".bil", ".bip", ".mat")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="describe a data file, a result file or a model",
+        description="Describe a data file (shape, axes, energy range, WCS, ground truth), a result file, "
+                    "or a model folder / shipped model name (its config.json: architecture and data "
+                    "contract).",
+    )
+    parser.add_argument("target", metavar="FILE_OR_MODEL",
+                        help="a .npz/.fits/.evt/ENVI/.mat file, a model folder or a shipped model name")
+    parser.add_argument("--format", default=None, choices=("npz", "fits", "events", "envi", "mat"),
+                        help="force the file reader (default: from the file name)")
+    parser.add_argument("--spectral-axis", default=None, metavar="AXIS",
+                        help="FITS: NumPy axis (0, 1, 2) or CTYPE (e.g. ENER) of the spectral axis")
+    parser.add_argument("--index", type=int, default=None, metavar="I",
+                        help="multi-mixture .npz: which mixture (default 0)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(func=run)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list) and len(value) > _LIST_SHOWN:
+        nums = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) == len(value):
+            return f"[{len(value)} values from {min(nums):.4g} to {max(nums):.4g}]"
+        return f"[{len(value)} items: {json.dumps(value[:3])[1:-1]}, ...]"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(obj, dict) and obj:
+        rows: list[tuple[str, str]] = []
+        for key, value in obj.items():
+            rows += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    return [(prefix or "value", _short(obj))]
+
+
+def _print_rows(title: str, rows: list[tuple[str, str]]) -> None:
+    from ..report import format_table
+
+    print(title)
+    print(format_table(["field", "value"], [list(r) for r in rows], style="plain"))
+
+
+def _model(target: str, as_json: bool) -> int:
+    from ..training.model_files import read_config
+
+    cfg = read_config(target)
+    if as_json:
+        print(json.dumps(cfg, indent=2))
+        return 0
+    order = ["architecture", "data_contract"]
+    keys = order + [k for k in cfg if k not in order]
+    rows: list[tuple[str, str]] = []
+    for key in keys:
+        if key in cfg:
+            rows += _flatten(cfg[key], key)
+    _print_rows(f"model {target}", rows)
+    return 0
+
+
+def _spectral_axis(text: str | None) -> int | str | None:
+    if text is None:
+        return None
+    stripped = text.strip()
+    return int(stripped) if stripped.lstrip("-").isdigit() else stripped
+
+
+def _data(path: Path, args: argparse.Namespace) -> int:
+    from ..io import load_input, load_result
+
+    try:
+        obj = load_input(path, format=args.format, spectral_axis=_spectral_axis(args.spectral_axis),
+                         index=args.index)
+        kind = "data"
+    except ValueError as data_error:
+        # not a data file: perhaps a result written by `semiblind separate`
+        data_only = args.spectral_axis is not None or args.index is not None
+        if args.format not in (None, "npz", "fits") or data_only:
+            raise
+        try:
+            obj = load_result(path, format=args.format)
+        except (ValueError, TypeError, KeyError):
+            raise data_error from None
+        kind = "result"
+    rows = obj.summary()
+    if args.json:
+        print(json.dumps({"kind": kind, **dict(rows)}, indent=2))
+        return 0
+    _print_rows(f"{kind} file {path}", rows)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    target = str(args.target)
+    p = Path(target)
+    if p.is_dir():
+        return _model(target, args.json)
+    if p.is_file():
+        if p.name == "config.json":
+            return _model(str(p.parent), args.json)
+        return _data(p, args)
+    if p.suffix.lower() in _DATA_SUFFIXES or p.parent != Path("."):
+        raise FileNotFoundError(f"FILE_OR_MODEL {target!r} does not exist (neither a file nor a model "
+                                "folder).")
+    return _model(target, args.json)  # a shipped model name (read_config lists the names when it is unknown)
