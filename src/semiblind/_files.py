@@ -37,6 +37,10 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, argument: st
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates a private (0600) file; give the result the permissions of an ordinary new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
