@@ -35,31 +35,15 @@ DEFAULT_OUT = REPO / "src" / "semiblind" / "models" / "lpalm-xray65"
 
 
 def simulate(n: int, seed: int) -> tuple[dict, dict]:
-    """``n`` X-ray mixtures on the default grid: ``({"X", "A", "S"}, description)``."""
-    from semiblind.data.xray import EnergyGrid
+    """``n`` X-ray mixtures on the default grid: ``({"X", "A", "S", "meta"}, description)``."""
+    from semiblind.data.mixtures import simulate_xray
 
-    grid = EnergyGrid.default()
-    try:
-        from semiblind.data.mixtures import simulate_xray
-
-        ms = simulate_xray(n, pixels=500, sources="ggd", snr_db=30, rng=np.random.default_rng(seed))
-        data = {"X": np.asarray(ms.X), "A": np.asarray(ms.A), "S": np.asarray(ms.S)}
-        how = "semiblind.data.mixtures.simulate_xray(n, pixels=500, sources='ggd', snr_db=30)"
-    except ImportError:
-        # The same protocol from the simulator's building blocks (used while data.mixtures is unavailable).
-        from semiblind.data.sources import ggd_sources
-        from semiblind.data.xray import sample_mixing_matrices
-        from semiblind.mixing import add_noise
-
-        rng = np.random.default_rng(seed)
-        A = sample_mixing_matrices(n, grid, rng)
-        S = ggd_sources(A.shape[2], 500, rng, beta=0.3, n_samples=n)
-        X, _ = add_noise(A @ S, 30.0, rng)
-        data = {"X": X, "A": A, "S": S}
-        how = ("sample_mixing_matrices(n, EnergyGrid.default()) + ggd_sources(4, 500, beta=0.3, l2 rows) + "
-               "add_noise(snr_db=30)")
-    desc = {"simulator": how, "grid": grid.name, "pixels": 500, "sources": "GGD beta=0.3", "snr_db": 30,
-            "seed": seed, "n": n}
+    ms = simulate_xray(n, pixels=500, sources="ggd", beta=0.3, snr_db=30, rng=seed, progress=False)
+    data = {"X": np.asarray(ms.X), "A": np.asarray(ms.A), "S": np.asarray(ms.S), "meta": ms.meta}
+    desc = {"simulator": "semiblind.data.mixtures.simulate_xray(n, pixels=500, sources='ggd', beta=0.3, "
+                         "snr_db=30, rng=seed)",
+            "grid": ms.meta["grid"]["name"], "pixels": 500, "sources": "GGD beta=0.3, unit l2 rows",
+            "snr_db": 30, "seed": seed, "n": n}
     return data, desc
 
 
@@ -101,10 +85,7 @@ def main() -> None:
 
     train_data, train_desc = simulate(args.n_train, seed=1000 + args.seed)
     valid_data, valid_desc = simulate(args.n_valid, seed=2000 + args.seed)
-    from semiblind.data.xray import EnergyGrid
-
-    model = build_model("lpalm", train_data, layers=args.layers)
-    model.contract["energy_grid"] = EnergyGrid.default().to_dict()
+    model = build_model("lpalm", train_data, layers=args.layers)  # energy grid taken from the data's meta
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         res = train(model, train_data, valid_data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,

@@ -25,8 +25,9 @@ def test_train_lpalm_then_load_and_separate(tmp_path, capsys):
     X, _, _ = _write_set(tmp_path / "train.npz", 0)
     _write_set(tmp_path / "valid.npz", 1, N=4)
     out = tmp_path / "model"
-    args = ["train", "lpalm", "--train", str(tmp_path / "train.npz"), "--valid", str(tmp_path / "valid.npz"),
-            "--out", str(out), "--layers", "3", "--epochs", "2", "--batch-size", "4", "--lr", "1e-3", "--quiet"]
+    base = ["train", "lpalm", "--train", str(tmp_path / "train.npz"), "--valid", str(tmp_path / "valid.npz"),
+            "--out", str(out), "--layers", "3", "--batch-size", "4", "--lr", "1e-3", "--quiet"]
+    args = [*base, "--epochs", "2"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "trained LPALM (3 layers) for 2 epoch(s)" in printed and "NMSE(S)" in printed
@@ -42,8 +43,7 @@ def test_train_lpalm_then_load_and_separate(tmp_path, capsys):
     # an existing run is not silently replaced; --resume continues it to more epochs
     assert main(args) == 2
     assert "already holds a training run" in capsys.readouterr().err
-    assert main([*args[:-7], "--layers", "3", "--epochs", "3", "--batch-size", "4", "--lr", "1e-3", "--quiet",
-                 "--resume"]) == 0
+    assert main([*base, "--epochs", "3", "--resume"]) == 0
     assert len((out / "train_log.jsonl").read_text().splitlines()) == 3
     assert main([*args, "--overwrite"]) == 0
 
@@ -51,8 +51,8 @@ def test_train_lpalm_then_load_and_separate(tmp_path, capsys):
 def test_train_lista_and_errors(tmp_path, capsys):
     _write_set(tmp_path / "train.npz", 0)
     out = tmp_path / "lista"
-    assert main(["train", "lista-cp", "--train", str(tmp_path / "train.npz"), "--out", str(out), "--layers", "2",
-                 "--epochs", "1", "--quiet"]) == 0
+    assert main(["train", "lista-cp", "--train", str(tmp_path / "train.npz"), "--out", str(out),
+                 "--layers", "2", "--epochs", "1", "--quiet"]) == 0
     assert semiblind.load_model(str(out)).architecture()["class"] == "LISTACP"
     assert main(["train", "lpalm", "--train", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "x"),
                  "--quiet"]) == 2

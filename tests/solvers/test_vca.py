@@ -14,8 +14,8 @@ from semiblind.solvers.vca import VCAFCLS, fcls, nnls_abundances, vca
 def simplex_problem(seed: int = 0, m: int = 30, n: int = 4, t: int = 1500):
     """Endmembers A (m, n) ≥ 0, abundances on the simplex (Dirichlet), one planted pure pixel per endmember.
 
-    Mixed pixels are kept away from the vertices (abundances in [0.05, 0.85]), so the pure pixels are the unique
-    vertices of the data simplex.
+    Mixed pixels are kept away from the vertices (abundances in [0.05, 0.85]), so the pure pixels are the
+    unique vertices of the data simplex.
     """
     rng = np.random.default_rng(seed)
     A = rng.random((m, n)) + 0.1

@@ -4,9 +4,9 @@ Example::
 
     semiblind evaluate result.npz --truth data.npz --json metrics.json
 
-The estimate is aligned on the truth (:func:`semiblind.metrics.align`: permutation, sign and scale of the
-columns of A), then NMSE (linear and dB), SAD (mean cosine), SAD dB and the gain-only BSS-eval ratios SDR / SIR /
-SAR (and SNR when the truth file holds the noise) are printed per source and overall
+The estimate is aligned on the truth (:func:`semiblind.metrics.align`: permutation, sign and scale of
+the columns of A), then NMSE (linear and dB), SAD (mean cosine), SAD dB and the gain-only BSS-eval ratios
+SDR / SIR / SAR (and SNR when the truth file holds the noise) are printed per source and overall
 (:func:`semiblind.metrics.evaluate`).
 """
 
@@ -27,8 +27,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="score a separation result against the ground truth",
-        description="Align RESULT (A, S) on the ground truth of TRUTH and print NMSE, SAD, SAD dB and BSS-eval "
-        "(SDR, SIR, SAR; SNR when TRUTH holds the noise) per source and overall.",
+        description="Align RESULT (A, S) on the ground truth of TRUTH and print NMSE, SAD, SAD dB and "
+        "BSS-eval (SDR, SIR, SAR; SNR when TRUTH holds the noise) per source and overall.",
     )
     p.add_argument("result", metavar="RESULT", help="result file written by 'semiblind separate'")
     p.add_argument("--truth", required=True, metavar="TRUTH", help="data file holding the true A and S")
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     A_true, S_true = np.asarray(truth.A, dtype=float), np.asarray(truth.S, dtype=float)
     if A_est.shape != A_true.shape or S_est.size != S_true.size or S_est.shape[0] != S_true.shape[0]:
         raise ValueError(
-            f"RESULT and TRUTH do not match: the result has A {A_est.shape} and S {S_est.shape}, the truth has "
-            f"A {A_true.shape} and S {S_true.shape} (same channels, sources and pixels are needed)."
+            f"RESULT and TRUTH do not match: the result has A {A_est.shape} and S {S_est.shape}, the truth "
+            f"has A {A_true.shape} and S {S_true.shape} (same channels, sources and pixels are needed)."
         )
     n = A_true.shape[1]
     S_est = S_est.reshape(S_true.shape)
@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     nmse_db_S = np.atleast_1d(metrics.nmse_db(S_al_flat[:, :, None], S_true_flat[:, :, None], batched=True))
     has_snr = "snr" in scores
 
-    cols = ["NMSE A", "dB", "NMSE S", "dB", "SAD A", "SAD A dB", "SDR", "SIR", "SAR"] + (["SNR"] if has_snr else [])
+    cols = ["NMSE A", "dB", "NMSE S", "dB", "SAD A", "SAD A dB", "SDR", "SIR", "SAR"]
+    cols += ["SNR"] if has_snr else []
     rows: list[list[str]] = []
     per_source: list[dict[str, Any]] = []
     for j in range(n):
@@ -105,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         keys = ["nmse_A", "nmse_db_A", "nmse_S", "nmse_db_S", "sad_A", "sad_db_A", "sdr", "sir", "sar"]
         per_source.append({k: _num(float(v)) for k, v in zip(keys + (["snr"] if has_snr else []), vals)})
     overall = [scores["nmse_A"], scores["nmse_db_A"], scores["nmse_S"], scores["nmse_db_S"], scores["sad_A"],
-               scores["sad_db_A"], scores["sdr"], scores["sir"], scores["sar"]] + ([scores["snr"]] if has_snr
-                                                                                   else [])
+               scores["sad_db_A"], scores["sdr"], scores["sir"], scores["sar"]]
+    overall += [scores["snr"]] if has_snr else []
     rows.append(["overall"] + [_fmt(float(v)) for v in overall])
 
     head = ["", *cols]
@@ -124,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
             "truth": str(args.truth),
             "index": index,
             "method": method,
-            "overall": {k: _num(v) for k, v in scores.items() if not k.endswith(("_per_source", "_per_component"))
-                        and k != "perm"},
+            "overall": {k: _num(v) for k, v in scores.items()
+                        if not k.endswith(("_per_source", "_per_component")) and k != "perm"},
             "per_source": per_source,
             "perm": _num(scores["perm"]),
         }

@@ -2,12 +2,13 @@
 
 Example::
 
-    semiblind separate data.npz --method palm --n-sources 4 --set lam=0.01 --set max_iter=3000 --out result.npz
+    semiblind separate data.npz --method palm --n-sources 4 --set lam=0.01 --set max_iter=3000 \\
+        --out result.npz
 
-Array parameters (``A``, ``A0``, ``S``: a known or starting mixing matrix, true sources) are read from files:
-``--set A0=guess.npz`` takes the ``A`` array of ``guess.npz`` (``S`` for the parameter ``S``), ``FILE.npz:KEY``
-picks another of its arrays, and the word ``input`` takes the ground truth stored in INPUT itself (for the oracles
-on simulated data).
+Array parameters (``A``, ``A0``, ``S``: a known or starting mixing matrix, true sources) are read from
+files: ``--set A0=guess.npz`` takes the ``A`` array of ``guess.npz`` (``S`` for the parameter ``S``),
+``FILE.npz:KEY`` picks another of its arrays, and the word ``input`` takes the ground truth stored in INPUT
+itself (for the oracles on simulated data).
 """
 
 from __future__ import annotations
@@ -32,16 +33,17 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "separate",
         help="separate a data file into spectra A and maps S with one method",
-        description="Separate INPUT (X: channels × pixels, or a cube channels × height × width) into n sources "
-        "with the chosen method and write A, S and a JSON 'info' record to OUT.",
+        description="Separate INPUT (X: channels × pixels, or a cube channels × height × width) into n "
+        "sources with the chosen method and write A, S and a JSON 'info' record to OUT.",
     )
-    p.add_argument("input", metavar="INPUT", help="data file (.npz with X; FITS, ENVI and MAT where supported)")
+    p.add_argument("input", metavar="INPUT",
+                   help="data file (.npz with X; FITS, ENVI and MAT where supported)")
     p.add_argument("--method", required=True, help="separation method (see 'semiblind info' or "
                    "semiblind.methods()), e.g. palm, gmca, mu, hals, snmf, nmf-cd, vca-fcls, ista, oracle-s")
     p.add_argument("--n-sources", type=int, required=True, dest="n_sources", help="number of sources n")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a hyper-parameter of the method (repeatable), e.g. --set lam=0.01; arrays (A, A0, S) "
-                   "from FILE.npz[:KEY] or 'input' (INPUT's ground truth)")
+                   help="a hyper-parameter of the method (repeatable), e.g. --set lam=0.01; arrays "
+                   "(A, A0, S) from FILE.npz[:KEY] or 'input' (INPUT's ground truth)")
     p.add_argument("--seed", type=int, default=None, help="seed of the random initialisation")
     p.add_argument("--index", type=int, default=None,
                    help="which mixture of a multi-mixture .npz (MixtureSet) to separate (default 0)")
@@ -51,7 +53,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _array_param(key: str, value: str, cube: Any, index: int | None) -> tuple[np.ndarray, str]:
-    """Resolve ``--set KEY=FILE[.npz][:FIELD]`` or ``KEY=input`` to an array and a description of its origin."""
+    """Resolve ``--set KEY=FILE[.npz][:FIELD]`` or ``KEY=input`` to an array and a description of its
+    origin."""
     from .. import io
 
     field = ARRAY_PARAMS[key]
@@ -65,7 +68,9 @@ def _array_param(key: str, value: str, cube: Any, index: int | None) -> tuple[np
     if not sep or not path or "/" in chosen or "." in chosen:
         path, chosen = value, field
     if chosen not in ("A", "S", "X", "noise"):
-        raise ValueError(f"--set {key}={value} must name the array A, S, X or noise after ':'; got {chosen!r}.")
+        raise ValueError(
+            f"--set {key}={value} must name the array A, S, X or noise after ':'; got {chosen!r}."
+        )
     src = io.load_input(path, index=index) if Path(path).suffix.lower() == ".npz" else io.load_input(path)
     arr = getattr(src, chosen)
     if arr is None:

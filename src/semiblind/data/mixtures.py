@@ -702,7 +702,7 @@ def simulate_remote(
 
     N = _check_int(n_samples, "n_samples")
     n = _check_int(n_sources, "n_sources")
-    t, img = _check_layout(None, image, "natural")
+    t, img = _check_layout(None, image, "ggd")  # any size (the ggd rule: H, W >= 1)
     snr = _check_snr(snr_db)
     chunk = _check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)

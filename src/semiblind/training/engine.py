@@ -100,7 +100,12 @@ def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch
     else:
         raise TypeError(f"{name} must be a MixtureSet, a dict or a tuple (X, A, S); got "
                         f"{type(data).__name__}.")
+    if A is None or S is None:
+        raise ValueError(f"{name} must hold the true A and S of every mixture for training; got A or S "
+                         f"missing.")
     X, A, S = (as_tensor(v, dtype=dtype).detach().cpu() for v in (X, A, S))
+    if X.ndim == 4 and S.ndim == 4:  # image sets (N, m, H, W): pixels flattened, channels first
+        X, S = X.reshape(*X.shape[:2], -1), S.reshape(*S.shape[:2], -1)
     if X.ndim != 3 or A.ndim != 3 or S.ndim != 3:
         raise ValueError(
             f"{name} must hold X (N, m, t), A (N, m, n) and S (N, n, t); got shapes {tuple(X.shape)}, "
@@ -165,7 +170,8 @@ def build_model(
     :mod:`semiblind.unrolled.lista`). ``options`` go to the network's constructor (``tied``, ``threshold``,
     ``wavelet``, ``n_scales``, ``s_update``, ``mixing``, ``alpha``). The data contract's energy grid is taken
     from
-    ``train_set.meta["energy_grid"]`` when present.
+    ``train_set.meta["energy_grid"]`` (or ``meta["grid"]``, as :func:`semiblind.data.mixtures.simulate_xray`
+    writes it) when present.
     """
     from ..unrolled.lista import ISTALLT, LISTA, LISTACP
     from ..unrolled.lpalm import LPALM
@@ -180,7 +186,7 @@ def build_model(
     else:
         cls = {"lista": LISTA, "lista-cp": LISTACP, "ista-llt": ISTALLT}[kind]
         model = cls(m=m, n=n, layers=layers, init=ds.A.mean(dim=0), dtype=dtype, **options)
-    grid = ds.meta.get("energy_grid") if isinstance(ds.meta, dict) else None
+    grid = (ds.meta.get("energy_grid") or ds.meta.get("grid")) if isinstance(ds.meta, dict) else None
     model.contract["energy_grid"] = grid
     return model
 
