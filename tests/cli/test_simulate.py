@@ -81,8 +81,8 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
 def test_simulate_remote_and_image_sources(tmp_path):
     pytest.importorskip("earthlib")
     f = tmp_path / "r.npz"
-    assert main(["simulate", "remote", "--n-samples", "2", "--image", "6", "5", "--n-sources", "3", "--snr", "20",
-                 "--seed", "0", "--out", str(f)]) == 0
+    assert main(["simulate", "remote", "--n-samples", "2", "--image", "6", "5", "--n-sources", "3",
+                 "--snr", "20", "--seed", "0", "--out", str(f)]) == 0
     d = _arrays(f)
     assert d["X"].shape == (2, 180, 6, 5) and d["S"].shape == (2, 3, 6, 5)
     g = tmp_path / "c.npz"

@@ -220,7 +220,8 @@ def test_simulate_paper_xray_65(shared_xray):
 
 
 def test_simulate_paper_xray_75(shared_xray):
-    ms = simulate_paper_xray(5, 75, image=(12, 12), sources="casa-like", subset="train", path=shared_xray, rng=0)
+    ms = simulate_paper_xray(5, 75, image=(12, 12), sources="casa-like", subset="train", path=shared_xray,
+                             rng=0)
     assert ms.A.shape == (5, 75, 3) and ms.S.shape == (5, 3, 12, 12)
     np.testing.assert_allclose(ms.A.sum(axis=1), 1.0, rtol=1e-5)  # the sGMCA spectra have unit l1 norm
     with pytest.raises(ValueError, match="n_samples must be given"):

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("earthlib")
 
-from semiblind.data import remote  # noqa: E402
+from semiblind.data import remote
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Source generators: GGD statistics, the App. B fit, natural images, Cas A–like morphology, pixel shuffling."""
+"""Source generators: GGD statistics, the App. B fit, natural images, Cas A–like maps, pixel shuffling."""
 
 from __future__ import annotations
 

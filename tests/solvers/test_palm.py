@@ -137,12 +137,13 @@ def test_initialisations(rng):
 
 
 def test_ones_start_keeps_columns_equal(rng):
-    # documented: the all-ones start is symmetric, and both PALM steps keep it so
+    # documented: the all-ones start is symmetric and both PALM steps map equal columns to equal columns; only
+    # rounding (amplified slowly, the symmetric point being unstable) separates them
     _, _, X = _problem(rng)
     res = palm(X[None], 3, 0.01, init="ones", max_iter=20, tol=0.0, dtype="float64")
     A = res.A[0].numpy()
-    np.testing.assert_allclose(A[:, 0], A[:, 1], atol=1e-12)
-    np.testing.assert_allclose(A[:, 1], A[:, 2], atol=1e-12)
+    assert np.abs(A[:, 0] - A[:, 1]).max() < 1e-6 and np.abs(A[:, 1] - A[:, 2]).max() < 1e-6
+    assert np.abs(A[:, 0] - A[:, 0].mean()).max() > 1e-2  # while the column itself did move
 
 
 def test_parameter_errors():

@@ -702,6 +702,8 @@ def simulate_remote(
 
     N = _check_int(n_samples, "n_samples")
     n = _check_int(n_sources, "n_sources")
+    if image is None:
+        raise ValueError("image must be a pair (H, W) of ints for remote-sensing scenes; got None.")
     t, img = _check_layout(None, image, "ggd")  # any size (the ggd rule: H, W >= 1)
     snr = _check_snr(snr_db)
     chunk = _check_int(chunk_size, "chunk_size")

@@ -213,7 +213,8 @@ class PALM(BaseSeparator):
         moves a large S by about 1e-7·‖S‖_F per step, so use ``dtype="float64"`` for tolerances this tight; in
         float32 a looser tol (e.g. 1e-5·‖X‖_F) is reached.
     init : ``"given"`` (needs ``A0``), ``"random"`` (standard normal, unit columns, from ``random_state``),
-        ``"ones"`` (all-ones unit columns; a symmetric start PALM cannot leave) or None
+        ``"ones"`` (all-ones unit columns; a symmetric start
+        that PALM leaves only through rounding errors) or None
         (``"given"`` if ``A0`` is
         given, else ``"random"``). S starts at ``A0⁺X`` (the paper's choice).
     A0 : ``(m, n)`` starting mixing matrix (or ``(B, m, n)`` with :meth:`fit_batch`).
