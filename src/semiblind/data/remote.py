@@ -154,7 +154,7 @@ def endmember_library(path: str | None = None) -> Library:
         rows = list(csv.DictReader(fh))
     if len(rows) != lines:
         raise ValueError(f"{table} must have one row per spectrum ({lines}); got {len(rows)}.")
-    # usable spectra: finite, nonnegative, with some reflectance (no empty or dark placeholder rows)
+    # usable spectra: finite, nonnegative, with some reflectance (no empty or dark rows)
     finite = np.all(np.isfinite(spectra), axis=1)
     usable = finite & (np.where(finite[:, None], spectra, 0).min(axis=1) >= 0)
     usable &= np.where(finite[:, None], spectra, 0).max(axis=1) > 0.02

@@ -87,11 +87,12 @@ class Settings:
     d_epochs: int = 100
     d_ista_max_iter: int = 5000
 
-    def reductions(self) -> list[str]:
-        """``"field: paper value → this run's value"`` for every setting that differs from :data:`FULL`."""
+    def reductions(self, fields: tuple[str, ...] | None = None) -> list[str]:
+        """``"field: paper value → this run's value"`` for every setting (of ``fields``; default all) that
+        differs from :data:`FULL`."""
         out = []
         for f in dataclasses.fields(self):
-            if f.name == "mode":
+            if f.name == "mode" or (fields is not None and f.name not in fields):
                 continue
             a, b = getattr(FULL, f.name), getattr(self, f.name)
             if a != b:
@@ -237,9 +238,16 @@ def _table1_core(s: Settings, seed: int, data_path: Any, log: Progress, model_di
     }
 
 
-def _settings_notes(s: Settings) -> list[str]:
+_TABLE1_FIELDS = ("pixels", "n_train", "n_test", "n_select", "n_lambdas", "palm_max_iter", "palm_tol",
+                  "palm_dtype", "layers", "epochs", "lr", "batch_size", "n_timing")
+_INIT_FIELDS = tuple(f for f in _TABLE1_FIELDS if f != "n_timing") + ("n_inits",)
+_D_FIELDS = ("pixels", "n_test", "n_select", "n_lambdas", "palm_tol", "palm_dtype", "layers", "lr", "batch_size",
+             "d_n_train", "d_epochs", "d_ista_max_iter")
+
+
+def _settings_notes(s: Settings, fields: tuple[str, ...]) -> list[str]:
     notes = [f"Paper: {PAPER}. Mode: {s.mode}."]
-    red = s.reductions()
+    red = s.reductions(fields)
     if red:
         notes.append("Reduced from the paper's settings: " + "; ".join(red) + ".")
     else:
@@ -292,7 +300,7 @@ def run_lpalm_table1(*, quick: bool | str = False, out_dir: Any = None, seed: in
         ["LPALM wall-clock per mixture, batched (s)", ours["lpalm_batch_seconds_per_mixture"], None],
         ["LPALM training time (s)", ours["lpalm_training_seconds"], None],
     ]
-    notes = _settings_notes(s) + [
+    notes = _settings_notes(s, _TABLE1_FIELDS) + [
         f"Test set: {c['test'].n_samples} mixtures; NMSE after alignment on A (semiblind.metrics.align).",
         f"PALM: λ = {ours['best_lambda']:.4g} chosen on {c['select_indices'].size} training samples from "
         f"{c['lambda_selection'].lambdas.size} values; A0 = training matrix #{c['init_index']}, S0 = A0⁺X; "
@@ -352,7 +360,7 @@ def run_lpalm_fig2(*, quick: bool | str = False, out_dir: Any = None, seed: int 
         ["(b) LPALM mean NMSE(S), last layer, test", ev_te["nmse_S"], None],
         ["(b) LPALM mean NMSE(S), layer 1, test", ev_te["nmse_S_layers"][0], None],
     ]
-    notes = _settings_notes(s) + [
+    notes = _settings_notes(s, _TABLE1_FIELDS) + [
         "The paper shows Figure 2 as curves without a table of values; its Table 1 medians are "
         f"{PAPER_TABLE1['palm_median_nmse']} (PALM) and {PAPER_TABLE1['lpalm_median_nmse']} (LPALM), with "
         f"{PAPER_TABLE1['palm_median_iterations']} PALM iterations. Compare the shapes of the curves "
@@ -437,7 +445,7 @@ def run_lpalm_init(*, quick: bool | str = False, out_dir: Any = None, seed: int 
             ["PALM NMSE(S), worst initialisation", ours["palm_worst"], None],
             ["PALM NMSE(S), standard deviation", ours["palm_std"], None],
             ["LPALM NMSE(S), generic initialisation", ours["lpalm"], None]]
-    notes = _settings_notes(s) + [
+    notes = _settings_notes(s, _INIT_FIELDS) + [
         f"One test mixture (#{i_test} of the test set); {k} PALM initialisations from random training matrices, "
         "each with its own best λ.",
         "Paper §3.1.1 states that PALM's result varies strongly with the initialisation and that LPALM, which "
@@ -526,7 +534,7 @@ def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed
         log(f"{name}: {lp[name]:.4g}")
     rows = [[f"{k}, A given ({lab})", v, None] for lab, r in results.items() for k, v in r.items()]
     rows += [[k, v, None] for k, v in lp.items()]
-    notes = _settings_notes(s) + [
+    notes = _settings_notes(s, _D_FIELDS) + [
         f"Networks trained on {tr.n_samples} mixtures for {ds.epochs} epochs (lr {s.lr:g}, batch {s.batch_size}); "
         f"median NMSE(S) on {te.n_samples} test mixtures. The noisy A is the true A plus white Gaussian noise at "
         "10 dB, drawn independently for training and test samples and given to the network in both.",
