@@ -65,13 +65,17 @@ def check_data(
     batched: bool = False,
     allow_cube: bool = True,
     min_channels: int = 2,
+    require_variation: bool = True,
 ) -> np.ndarray | torch.Tensor:
     """Validate observed data ``X``.
 
     Single data: ``(m, t)`` (channels, pixels) or, if ``allow_cube``, ``(m, H, W)`` (channels, height, width).
     Batched (``batched=True``): the same with a leading batch dimension ``B``.
     Rejects: non-numeric, wrong number of dimensions, empty arrays, fewer than ``min_channels`` channels,
-    NaN/Inf and all-zero data.
+    NaN/Inf, all-zero data and, with ``require_variation`` (the default, for separation), data whose every
+    channel is constant across pixels (no spatial variation at all: ``X = a·1ᵀ`` has rank one and carries no
+    information to tell sources apart). A single constant channel (e.g. a dead detector channel) is legitimate
+    and accepted; batched data are checked sample by sample.
     """
     x = check_array(X, name=name)
     nd = x.ndim - (1 if batched else 0)
@@ -98,7 +102,40 @@ def check_data(
     else:
         if not np.any(x):
             raise ValueError(f"{name} must not be all zeros; every entry of the array is 0.")
+    if require_variation:
+        _check_variation(x, name=name, batched=batched)
     return x
+
+
+def _check_variation(x: np.ndarray | torch.Tensor, *, name: str, batched: bool) -> None:
+    """Reject data (or a batch sample) whose every channel is constant across pixels."""
+    lead = 2 if batched else 1  # sample and channel axes
+    if isinstance(x, torch.Tensor):
+        flat = x.reshape(*x.shape[:lead], -1)
+        spread = flat.amax(dim=-1) - flat.amin(dim=-1)  # (B, m) or (m,)
+        flat_sample = (spread == 0).all(dim=-1)
+        bad = [int(i) for i in torch.nonzero(flat_sample.reshape(-1)).flatten()]
+    else:
+        flat = np.asarray(x).reshape(*x.shape[:lead], -1)
+        spread = np.ptp(flat, axis=-1)
+        flat_sample = np.all(spread == 0, axis=-1)
+        bad = [int(i) for i in np.flatnonzero(flat_sample)]
+    if not bad:
+        return
+    n_pix = int(np.prod(x.shape[lead:]))
+    if n_pix == 1:
+        raise ValueError(
+            f"{name} must have at least 2 pixels to be separated; got an array of shape {_shape_str(x.shape)}."
+        )
+    if batched:
+        which = ", ".join(str(i) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise ValueError(
+            f"{name} must vary across pixels; every channel of sample(s) {which} is constant, so no source "
+            "can be separated."
+        )
+    raise ValueError(
+        f"{name} must vary across pixels; every channel is constant, so no source can be separated."
+    )
 
 
 def check_n_sources(n_sources: Any, n_channels: int | None = None, *, name: str = "n_sources") -> int:
@@ -244,8 +281,11 @@ class InvalidParameterError(ValueError, TypeError):
 
 NONE = InstanceOf((type(None),), "None")
 BOOL = InstanceOf((bool, np.bool_), "a bool")
-RANDOM_STATE = InstanceOf(
-    (type(None), numbers.Integral, np.random.Generator), "None, an int or a numpy.random.Generator"
+RANDOM_STATE = Predicate(
+    lambda v: v is None
+    or isinstance(v, np.random.Generator)
+    or (isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 0),
+    "None, a nonnegative int or a numpy.random.Generator",
 )
 
 

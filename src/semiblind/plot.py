@@ -7,7 +7,11 @@ folder, then rename; the format follows the suffix, e.g. ``.png``, ``.pdf``, ``.
 - :func:`plot_spectra_family`: many spectra of one or several families, drawn thin and translucent with their
   median, the analogue of the LPALM paper's Figure 1 (Fahes et al. 2022);
 - :func:`plot_spectra`: estimated columns of a mixing matrix beside the true ones, one panel per component;
-- :func:`plot_maps`: a grid of source maps ``(n, H, W)``.
+- :func:`plot_maps`: a grid of source maps ``(n, H, W)``;
+- :func:`plot_metric_bars`: grouped bars of a method × metric table, one panel per metric;
+- :func:`plot_layer_curves`: per-layer (or per-iteration) curves of unrolled networks and solvers;
+- :func:`plot_residual`: where and at which energies a separation fails to explain the data
+  (``R = X − A·S``: data and residual norm maps per pixel, RMS spectra per channel).
 """
 
 from __future__ import annotations
@@ -25,7 +29,17 @@ from matplotlib.figure import Figure
 from ._backend import to_numpy
 from ._files import atomic_path
 
-__all__ = ["new_figure", "plot_maps", "plot_spectra", "plot_spectra_family", "save_figure"]
+__all__ = [
+    "new_figure",
+    "plot_layer_curves",
+    "plot_maps",
+    "plot_metric_bars",
+    "plot_residual",
+    "plot_spectra",
+    "plot_spectra_family",
+    "residual_maps",
+    "save_figure",
+]
 
 FAMILY_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
                  "tab:gray", "tab:olive", "tab:cyan")
@@ -246,4 +260,273 @@ def plot_maps(
         ax.set_title(names[j], fontsize="medium")
         if colorbar:
             fig.colorbar(im, ax=ax, shrink=0.8)
+    return _finish(fig, path, dpi)
+
+
+# ------------------------------------------------------------------------------------------- metric bars
+
+METRIC_LABELS: dict[str, tuple[str, bool]] = {
+    # key: (label, higher is better)
+    "nmse_A": ("NMSE A", False),
+    "nmse_S": ("NMSE S", False),
+    "nmse_db_A": ("NMSE A (dB)", False),
+    "nmse_db_S": ("NMSE S (dB)", False),
+    "sad_A": ("SAD A (mean cosine)", True),
+    "sad_S": ("SAD S (mean cosine)", True),
+    "sad_db_A": ("SAD A (dB)", True),
+    "sad_db_S": ("SAD S (dB)", True),
+    "sdr": ("SDR (dB)", True),
+    "sir": ("SIR (dB)", True),
+    "sar": ("SAR (dB)", True),
+    "snr": ("SNR (dB)", True),
+    "seconds": ("time (s)", False),
+}
+"""Axis label and direction ("higher is better") of the metric keys of :func:`semiblind.metrics.evaluate`."""
+
+
+def _finite_number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"table values must be numbers; got {value!r}.") from None
+
+
+def plot_metric_bars(
+    table: dict[str, dict[str, Any]],
+    metrics: Sequence[str] = ("nmse_A", "nmse_S", "sad_db_A", "sdr"),
+    path: str | os.PathLike | None = None,
+    *,
+    log: bool | None = None,
+    ncols: int | None = None,
+    title: str | None = None,
+    dpi: int = 120,
+) -> Figure:
+    """Bars of a method × metric table: one panel per metric, one bar per method (in the table's order).
+
+    ``table`` maps a method name to a dict ``{metric: value}`` (e.g. the output of
+    :func:`semiblind.metrics.evaluate` plus ``"seconds"``); ``metrics`` picks the panels. Each panel's y-label
+    says whether higher or lower is better (for the keys of :data:`METRIC_LABELS`). ``log``: logarithmic
+    y-axis; ``None`` (default) uses it for linear NMSE values and times when they are all positive.
+    Non-finite values (an infinite SDR, a diverged method) get no bar but a text mark (``inf``, ``-inf``,
+    ``nan``); a metric missing for a method is marked ``n/a``.
+    """
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"table must be a non-empty dict {{method: {{metric: value}}}}; got {table!r:.80}.")
+    for name, row in table.items():
+        if not isinstance(row, dict):
+            raise TypeError(f"table[{name!r}] must be a dict {{metric: value}}; got {type(row).__name__}.")
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence) or len(metrics) == 0:
+        raise ValueError(f"metrics must be a non-empty sequence of metric names; got {metrics!r}.")
+    present = {k for row in table.values() for k in row}
+    missing = [m for m in metrics if m not in present]
+    if missing:
+        raise ValueError(f"metrics must be keys of the table's rows ({', '.join(sorted(present))}); got "
+                         f"{', '.join(map(repr, missing))}.")
+    if log is not None and not isinstance(log, bool):
+        raise TypeError(f"log must be True, False or None; got {log!r}.")
+    names = [str(k) for k in table]
+    k = len(metrics)
+    nrows, nc = _grid_shape(k, ncols if ncols is not None else min(k, 4))
+    fig, axes = new_figure(nrows, nc, panel_size=(max(3.2, 0.7 * len(names) + 1.5), 3.2))
+    x = np.arange(len(names))
+    for j in range(nrows * nc):
+        ax = axes.flat[j]
+        if j >= k:
+            ax.set_visible(False)
+            continue
+        key = metrics[j]
+        vals = np.array([_finite_number(table[n][key]) if key in table[n] else np.nan for n in table])
+        finite = np.isfinite(vals)
+        use_log = log if log is not None else (
+            (key.startswith("nmse_") and "_db" not in key or key == "seconds")
+            and bool(finite.any()) and bool(np.all(vals[finite] > 0)))
+        if use_log and np.any(vals[finite] <= 0):
+            raise ValueError(f"log=True needs positive values; metric {key!r} has values <= 0.")
+        colors = [FAMILY_COLORS[i % len(FAMILY_COLORS)] for i in np.flatnonzero(finite)]
+        ax.bar(x[finite], vals[finite], color=colors, width=0.7)
+        if use_log:
+            ax.set_yscale("log")
+        rows = list(table.values())
+        for i in np.flatnonzero(~finite):
+            if key not in rows[i]:
+                mark = "n/a"
+            else:
+                mark = "nan" if np.isnan(vals[i]) else ("inf" if vals[i] > 0 else "-inf")
+            ax.annotate(mark, (x[i], 0.02), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                        fontsize="small", color="0.3")
+        for i in np.flatnonzero(finite):
+            ax.annotate(format(vals[i], ".3g"), (x[i], vals[i]), ha="center",
+                        va="bottom" if vals[i] >= 0 or use_log else "top", fontsize="x-small",
+                        xytext=(0, 2 if vals[i] >= 0 or use_log else -2), textcoords="offset points")
+        label, higher = METRIC_LABELS.get(key, (key, None))
+        hint = "" if higher is None else (" — higher is better" if higher else " — lower is better")
+        ax.set_title(label + hint, fontsize="medium")
+        ax.set_xticks(x)
+        ax.set_xticklabels(names, rotation=30 if len(names) > 4 else 0)
+        ax.margins(y=0.15)
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path, dpi)
+
+
+# ------------------------------------------------------------------------------------------- layer curves
+
+
+def plot_layer_curves(
+    per_layer: dict[str, Any],
+    ylabel: str,
+    log: bool = True,
+    path: str | os.PathLike | None = None,
+    *,
+    xlabel: str = "layer",
+    title: str | None = None,
+    dpi: int = 120,
+) -> Figure:
+    """One curve per entry of ``per_layer`` (label → sequence of values, e.g. NMSE(S) after each layer of an
+    unrolled network, or a solver's objective per iteration), drawn against ``1 … K`` on one axis.
+
+    ``log`` (default True) uses a logarithmic y-axis; it needs positive values. Curves may have different
+    lengths (a network of 25 layers beside a solver's first 25 iterations...).
+    """
+    if not isinstance(per_layer, dict) or not per_layer:
+        raise ValueError(f"per_layer must be a non-empty dict {{label: sequence of values}}; got "
+                         f"{per_layer!r:.80}.")
+    if not isinstance(ylabel, str):
+        raise TypeError(f"ylabel must be a str; got {type(ylabel).__name__}.")
+    curves = {str(k): _check_ndim(v, f"per_layer[{k!r}]", (1,), "a 1-D sequence of values (one per layer)")
+              for k, v in per_layer.items()}
+    fig, axes = new_figure(1, 1, panel_size=(6.0, 4.0))
+    ax = axes[0, 0]
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(np.arange(1, y.size + 1), y, color=FAMILY_COLORS[i % len(FAMILY_COLORS)], lw=1.5,
+                marker="o" if y.size <= 30 else None, ms=3, label=label)
+    if log:
+        _set_log(ax, np.concatenate(list(curves.values())))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", frameon=False)
+    if title:
+        ax.set_title(title)
+    return _finish(fig, path, dpi)
+
+
+# ------------------------------------------------------------------------------------------- residual
+
+
+RESIDUAL_KINDS = ("norm", "relative", "sum")
+
+
+def residual_maps(X: Any, A: Any, S: Any, *, shape: tuple[int, int] | None = None,
+                  floor: float = 1e-2) -> dict[str, np.ndarray]:
+    """The per-pixel and per-channel summaries of ``R = X − A·S`` drawn by :func:`plot_residual`.
+
+    Returns ``data`` (``‖x_p‖₂``, map), ``norm`` (``‖r_p‖₂``, map), ``relative`` (``‖r_p‖₂ / ‖x_p‖₂``, NaN
+    where ``‖x_p‖₂ < floor · max_p ‖x_p‖₂``, map), ``sum`` (``Σ_c r_cp``, map), ``rms_data`` and
+    ``rms_residual`` (root mean square over pixels, per channel, ``(m,)``) and ``total``
+    (``‖R‖_F / ‖X‖_F``, 0-d).
+    """
+    Xa = _check_ndim(X, "X", (2, 3), "a 2-D array (channels, pixels) or a cube (channels, height, width)")
+    Aa = _check_ndim(A, "A", (2,), "a 2-D mixing matrix (channels, sources)")
+    Sa = _check_ndim(S, "S", (2, 3), "a 2-D array (sources, pixels) or maps (sources, height, width)")
+    m = Xa.shape[0]
+    if Xa.ndim == 3:
+        img = Xa.shape[1:]
+    elif Sa.ndim == 3:
+        img = Sa.shape[1:]
+    else:
+        img = tuple(shape) if shape is not None else None
+    Xf, Sf = Xa.reshape(m, -1), Sa.reshape(Sa.shape[0], -1)
+    if Aa.shape[0] != m or Aa.shape[1] != Sf.shape[0] or Sf.shape[1] != Xf.shape[1]:
+        raise ValueError(f"A and S must fit X {Xa.shape}: A (channels={m}, n) and S (n, pixels="
+                         f"{Xf.shape[1]}); got A {Aa.shape} and S {Sa.shape}.")
+    if img is None or len(img) != 2 or int(img[0]) * int(img[1]) != Xf.shape[1]:
+        raise ValueError(f"shape must be (height, width) with height*width = {Xf.shape[1]} pixels when X and "
+                         f"S are flat; got {shape!r}.")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1:
+        raise ValueError(f"floor must be a number in [0, 1); got {floor!r}.")
+    R = Xf - Aa @ Sf
+    xn = np.linalg.norm(Xf, axis=0)
+    rn = np.linalg.norm(R, axis=0)
+    ok = xn >= floor * xn.max() if xn.max() > 0 else np.zeros_like(xn, dtype=bool)
+    rel = np.full_like(rn, np.nan)
+    rel[ok] = rn[ok] / xn[ok]
+    H, W = (int(v) for v in img)
+    total = np.linalg.norm(R) / np.linalg.norm(Xf) if np.linalg.norm(Xf) > 0 else np.inf
+    return {
+        "data": xn.reshape(H, W),
+        "norm": rn.reshape(H, W),
+        "relative": rel.reshape(H, W),
+        "sum": R.sum(axis=0).reshape(H, W),
+        "rms_data": np.sqrt(np.mean(Xf**2, axis=1)),
+        "rms_residual": np.sqrt(np.mean(R**2, axis=1)),
+        "total": np.asarray(total),
+    }
+
+
+def plot_residual(
+    X: Any,
+    A: Any,
+    S: Any,
+    energies: Any = None,
+    *,
+    kind: str = "norm",
+    shape: tuple[int, int] | None = None,
+    floor: float = 1e-2,
+    cmap: str = "magma",
+    title: str | None = None,
+    path: str | os.PathLike | None = None,
+    dpi: int = 120,
+) -> Figure:
+    """Where and at which energies ``A·S`` fails to explain the data: three panels.
+
+    1. the data, ``‖x_p‖₂`` per pixel (the norm of each pixel's spectrum);
+    2. the residual ``R = X − A·S`` per pixel, as chosen by ``kind``: ``"norm"`` ``‖r_p‖₂`` (default; with
+       white noise of standard deviation σ a perfect fit leaves ``≈ σ√m`` everywhere, so structure in this
+       map is signal left unexplained), ``"relative"`` ``‖r_p‖₂ / ‖x_p‖₂`` (pixels fainter than ``floor`` ×
+       the brightest are left blank, since there the ratio measures only noise), or ``"sum"`` the
+       channel-summed residual ``Σ_c r_cp`` (signed, diverging colours centred on 0: flux missing or in
+       excess);
+    3. the root-mean-square over pixels of the data and of the residual, per channel, against ``energies``
+       (keV centres or an :class:`~semiblind.data.xray.EnergyGrid`; default channel index), log scale:
+       lines or bands where the spectra are wrong stand out.
+
+    The title gives ``‖X − A·S‖_F / ‖X‖_F``. ``X``: ``(m, H, W)`` or ``(m, t)`` with ``shape=(H, W)`` (or maps
+    ``S`` ``(n, H, W)``); ``A`` ``(m, n)``.
+    """
+    if kind not in RESIDUAL_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, RESIDUAL_KINDS))}; got {kind!r}.")
+    r = residual_maps(X, A, S, shape=shape, floor=floor)
+    x, xlabel = _energies(energies, r["rms_data"].size)
+    fig, axes = new_figure(1, 3, panel_size=(3.9, 3.4))
+    ax0, ax1, ax2 = axes[0]
+    im = ax0.imshow(r["data"], cmap=cmap, origin="lower")
+    fig.colorbar(im, ax=ax0, shrink=0.8)
+    ax0.set_title("data ‖x‖₂ per pixel", fontsize="medium")
+    if kind == "sum":
+        lim = float(np.max(np.abs(r["sum"]))) or 1.0
+        im = ax1.imshow(r["sum"], cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
+        ax1.set_title("residual Σ_channels (X − AS)", fontsize="medium")
+    else:
+        im = ax1.imshow(r[kind], cmap=cmap, origin="lower")
+        ax1.set_title("residual ‖x − As‖₂ per pixel" if kind == "norm" else "residual ‖x − As‖₂ / ‖x‖₂",
+                      fontsize="medium")
+    fig.colorbar(im, ax=ax1, shrink=0.8)
+    for ax in (ax0, ax1):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax2.plot(x, r["rms_data"], color="k", lw=1.4, label="data")
+    ax2.plot(x, r["rms_residual"], color="tab:red", lw=1.2, label="residual")
+    both = np.concatenate([r["rms_data"], r["rms_residual"]])
+    if np.any(both > 0):
+        pos = both[both > 0]
+        ax2.set_yscale("log")
+        ax2.set_ylim(max(pos.min(), pos.max() * 1e-5) / 2, pos.max() * 2)
+    ax2.set_xlabel(xlabel)
+    ax2.set_ylabel("RMS over pixels")
+    ax2.set_title("per channel", fontsize="medium")
+    ax2.legend(fontsize="small", frameon=False)
+    total = float(r["total"])
+    head = f"‖X − AS‖_F / ‖X‖_F = {total:.3g}"
+    fig.suptitle(f"{title} — {head}" if title else head)
     return _finish(fig, path, dpi)

@@ -104,6 +104,11 @@ def test_thresholds_batched_rows_match_sort(rng):
     C = torch.tensor(rng.standard_normal((2, 3, 2, 500)) * rng.uniform(0.5, 3, (2, 3, 2, 1)))
     C[0, 1, 0, :200] *= 30
     thr, sig = gmca_thresholds(C, k=3.0, support_fraction=0.4, min_coefficients=5)
+    # with gradients recorded the torch implementation (sort and gather) runs instead of NumPy's partition
+    thr_t, sig_t = gmca_thresholds(C.clone().requires_grad_(True), k=3.0, support_fraction=0.4,
+                                   min_coefficients=5)
+    np.testing.assert_allclose(thr_t.detach().numpy(), thr.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(sig_t.detach().numpy(), sig.numpy(), rtol=1e-14)
     rows = C.reshape(-1, 500).numpy()
     for r, (row, s) in enumerate(zip(rows, sig.flatten().numpy())):
         n_keep = max(int(np.floor(0.4 * np.sum(np.abs(row) > 3 * s))), 5)

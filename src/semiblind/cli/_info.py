@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 _LIST_SHOWN = 6
+_PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")  # as semiblind.training.model_files
 _DATA_SUFFIXES = (".npz", ".fits", ".fit", ".fts", ".gz", ".evt", ".evt2", ".hdr", ".img", ".dat", ".raw",
                   ".bsq", ".bil", ".bip", ".mat")
 
@@ -125,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     if p.is_file():
         if p.name == "config.json":
             return _model(str(p.parent), args.json)
+        if p.suffix.lower() in _PICKLE_SUFFIXES:  # refused with the model loader's explanation
+            return _model(target, args.json)
         return _data(p, args)
     if p.suffix.lower() in _DATA_SUFFIXES or p.parent != Path("."):
         raise FileNotFoundError(f"FILE_OR_MODEL {target!r} does not exist (neither a file nor a model "

@@ -1,9 +1,10 @@
-"""``semiblind reproduce NAME [--quick] [--out DIR] [--seed S] [--data PATH]`` and ``semiblind reproduce --list``.
+"""``semiblind reproduce NAME [--quick] [--out DIR] [--seed S] [--data PATH]`` and ``--list``.
 
-Runs one of the papers' experiments (:mod:`semiblind.experiments.lpalm_paper`) and prints its "ours vs paper"
-table; the Markdown and JSON tables and the PNG figures go to ``--out`` (default ``semiblind-reproduce/NAME/``).
-``--quick`` reduces the sizes so that a target runs in about ten minutes on two cores (the output lists what was
-reduced). A hidden ``--smoke`` flag selects tiny sizes that run in seconds; it exists for the test suite only.
+Runs one of the papers' experiments (:mod:`semiblind.experiments.lpalm_paper`) and prints its "ours vs
+paper" table; the Markdown and JSON tables and the PNG figures go to ``--out`` (default
+``semiblind-reproduce/NAME/``). ``--quick`` reduces the sizes so that a target runs in about ten minutes on
+two cores (the output lists what was reduced). A hidden ``--smoke`` flag selects tiny sizes that run in
+seconds; it exists for the test suite only.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "reproduce",
         help="rerun a paper's experiment and compare with the paper's numbers",
-        description="Rerun one of the papers' experiments; print and write a table of our numbers beside the "
-                    "paper's (Markdown + JSON) and PNG figures. `semiblind reproduce --list` lists the targets.",
+        description="Rerun one of the papers' experiments; print and write a table of our numbers beside "
+                    "the paper's (Markdown + JSON) and PNG figures. `semiblind reproduce --list` lists the "
+                    "targets.",
     )
     p.add_argument("name", nargs="?", metavar="NAME", help="experiment to run (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
@@ -35,7 +37,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output folder (default semiblind-reproduce/NAME/)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--data", metavar="PATH",
-                   help="folder (or file) holding chandra_casa_spectra_65ch.npz (default ../shared/data/xray)")
+                   help="folder (or file) holding chandra_casa_spectra_65ch.npz "
+                        "(default ../shared/data/xray)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
     return p

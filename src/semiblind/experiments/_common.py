@@ -1,8 +1,8 @@
 """Helpers shared by the paper-reproduction experiments: output folders, seeds, "ours vs paper" tables.
 
-Every experiment writes into one folder: ``<name>.md`` (a Markdown table with our figures beside the paper's and
-the exact settings, including what ``--quick`` reduced), ``<name>.json`` (the same numbers, machine-readable) and
-PNG figures. Files are written atomically (:mod:`semiblind._files`).
+Every experiment writes into one folder: ``<name>.md`` (a Markdown table with our figures beside the paper's
+and the exact settings, including what ``--quick`` reduced), ``<name>.json`` (the same numbers,
+machine-readable) and PNG figures. Files are written atomically (:mod:`semiblind._files`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def resolve_out_dir(name: str, out_dir: Any = None) -> Path:
 
 
 def child_seeds(seed: int, names: Sequence[str]) -> dict[str, int]:
-    """One independent integer seed per named random stream, derived from ``seed`` (``SeedSequence.spawn``)."""
+    """One independent integer seed per named random stream, derived from ``seed`` (``SeedSequence``)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
     kids = np.random.SeedSequence(int(seed)).spawn(len(names))
@@ -41,7 +41,7 @@ def child_seeds(seed: int, names: Sequence[str]) -> dict[str, int]:
 
 
 def jsonable(obj: Any) -> Any:
-    """Convert NumPy scalars/arrays, tuples and Paths (recursively) into JSON-serialisable values; NaN → None."""
+    """Convert NumPy scalars/arrays, tuples and Paths (recursively) into JSON values; NaN → None."""
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -79,7 +79,8 @@ def write_results(
         md += [f"- {line}" for line in notes] + [""]
     text = "\n".join(md)
     atomic_write_text(out_dir / f"{name}.md", text)
-    doc = {"experiment": name, "title": title, "table": {"header": list(header), "rows": [list(r) for r in rows]},
+    doc = {"experiment": name, "title": title,
+           "table": {"header": list(header), "rows": [list(r) for r in rows]},
            "notes": list(notes), **payload}
     atomic_write_text(out_dir / f"{name}.json", json.dumps(jsonable(doc), indent=2) + "\n")
     return text

@@ -1,35 +1,38 @@
-"""The experiments of the LPALM paper (Fahes, Kervazo, Bobin & Tupin, "Unrolling PALM for sparse semi-blind source
-separation", ICLR 2022), rerun on the same spectra with the library's own data, solvers, networks and metrics.
+"""The experiments of the LPALM paper (Fahes, Kervazo, Bobin & Tupin, "Unrolling PALM for sparse
+semi-blind source separation", ICLR 2022), rerun on the same spectra with the library's own data, solvers,
+networks and metrics.
 
-Protocol (paper §4–5): the 900 mixing matrices built from ``../shared/data/xray/chandra_casa_spectra_65ch.npz``
-(:func:`semiblind.data.casa.paper_mixing_matrices`), split 750 train / 150 test
-(:func:`semiblind.data.casa.lpalm_split`); sources are generalised-Gaussian with β = 0.3, t = 500 pixels, n = 4,
-SNR 30 dB (:func:`semiblind.data.mixtures.simulate_paper_xray`). NMSE(S) is measured after alignment
-(:func:`semiblind.metrics.align`, on A). Nothing here redefines an algorithm or a metric.
+Protocol (paper §4–5): the 900 mixing matrices built from
+``../shared/data/xray/chandra_casa_spectra_65ch.npz`` (:func:`semiblind.data.casa.paper_mixing_matrices`),
+split 750 train / 150 test (:func:`semiblind.data.casa.lpalm_split`); sources are generalised-Gaussian with
+β = 0.3, t = 500 pixels, n = 4, SNR 30 dB (:func:`semiblind.data.mixtures.simulate_paper_xray`). NMSE(S) is
+measured after alignment (:func:`semiblind.metrics.align`, on A). Nothing here redefines an algorithm or a
+metric.
 
-Targets (each a function ``run_<name>(*, quick=False, out_dir=None, seed=0, data_path=None, progress=True) ->
-dict``, writing ``<name>.md``, ``<name>.json`` and PNG figures into ``out_dir``, default
+Targets (each a function ``run_<name>(*, quick=False, out_dir=None, seed=0, data_path=None, progress=True)
+-> dict``, writing ``<name>.md``, ``<name>.json`` and PNG figures into ``out_dir``, default
 ``semiblind-reproduce/<name>/``):
 
-- ``lpalm-table1`` (:func:`run_lpalm_table1`, paper Table 1): PALM (:func:`semiblind.solvers.palm.palm`) with the
-  best λ of a 30-value grid chosen on 45 training samples (:func:`semiblind.solvers.palm.select_lambda`),
-  initialised with a random training A and ``S0 = A0⁺X``, versus LPALM (25 layers, trained on the 750 training
-  mixtures with Adam, lr 1e-4, batch 1, 100 epochs, :func:`semiblind.training.train`); median NMSE(S) on the 150
-  test mixtures, median PALM iterations versus 25 layers, wall-clock per mixture.
-- ``lpalm-fig2`` (:func:`run_lpalm_fig2`, Figure 2): (a) PALM's median NMSE and median iterations versus λ; (b)
-  LPALM's mean NMSE(S) per layer on the training and test sets.
+- ``lpalm-table1`` (:func:`run_lpalm_table1`, paper Table 1): PALM (:func:`semiblind.solvers.palm.palm`)
+  with the best λ of a 30-value grid chosen on 45 training samples
+  (:func:`semiblind.solvers.palm.select_lambda`), initialised with a random training A and ``S0 = A0⁺X``,
+  versus LPALM (25 layers, trained on the 750 training mixtures with Adam, lr 1e-4, batch 1, 100 epochs,
+  :func:`semiblind.training.train`); median NMSE(S) on the 150 test mixtures, median PALM iterations
+  versus 25 layers, wall-clock per mixture.
+- ``lpalm-fig2`` (:func:`run_lpalm_fig2`, Figure 2): (a) PALM's median NMSE and median iterations versus
+  λ; (b) LPALM's mean NMSE(S) per layer on the training and test sets.
 - ``lpalm-init`` (:func:`run_lpalm_init`, §3.1.1): on one test mixture, PALM from 15 random training
-  initialisations (best λ per initialisation) — median, best, worst and standard deviation of NMSE(S) — against
-  LPALM from its generic initialisation.
-- ``lpalm-appendix-d`` (:func:`run_lpalm_appendix_d`, Appendix D): the S-update variants ISTA, ISTA-LLT, LISTA
-  and LISTA-CP, trained and tested with varying (given) A, with the true A and with a 10 dB-noisy A; and LPALM
-  built with each learned S-update (``s_update`` of :class:`semiblind.unrolled.LPALM`).
+  initialisations (best λ per initialisation) — median, best, worst and standard deviation of NMSE(S) —
+  against LPALM from its generic initialisation.
+- ``lpalm-appendix-d`` (:func:`run_lpalm_appendix_d`, Appendix D): the S-update variants ISTA, ISTA-LLT,
+  LISTA and LISTA-CP, trained and tested with varying (given) A, with the true A and with a 10 dB-noisy A;
+  and LPALM built with each learned S-update (``s_update`` of :class:`semiblind.unrolled.LPALM`).
 
-Modes. ``quick=False`` uses the paper's settings (:data:`FULL`). ``quick=True`` (:data:`QUICK`, the command line's
-``--quick``) reduces epochs, samples, λ values and iteration caps so that each target runs in about ten minutes on
-two cores; every reduction is listed in the output. ``quick="smoke"`` (:data:`SMOKE`) uses tiny sizes so that a
-target runs end to end in seconds: it exists for the test suite only and its numbers mean nothing.
-Everything is deterministic given ``seed``.
+Modes. ``quick=False`` uses the paper's settings (:data:`FULL`). ``quick=True`` (:data:`QUICK`, the
+command line's ``--quick``) reduces epochs, samples, λ values and iteration caps so that each target runs
+in about ten minutes on two cores; every reduction is listed in the output. ``quick="smoke"``
+(:data:`SMOKE`) uses tiny sizes so that a target runs end to end in seconds: it exists for the test suite
+only and its numbers mean nothing. Everything is deterministic given ``seed``.
 """
 
 from __future__ import annotations
@@ -107,15 +110,15 @@ def _describe(field: str, v: Any) -> str:
 
 
 FULL = Settings(mode="full")
-QUICK = Settings(mode="quick", n_select=15, n_lambdas=10, palm_max_iter=1000, epochs=12, lr=1e-3, batch_size=16,
-                 n_timing=5, n_inits=5, d_n_train=250, d_epochs=6, d_ista_max_iter=1000)
+QUICK = Settings(mode="quick", n_select=15, n_lambdas=10, palm_max_iter=1000, epochs=12, lr=1e-3,
+                 batch_size=16, n_timing=5, n_inits=5, d_n_train=250, d_epochs=6, d_ista_max_iter=1000)
 SMOKE = Settings(mode="smoke", pixels=64, n_train=12, n_test=4, n_select=4, n_lambdas=3, palm_max_iter=20,
                  layers=3, epochs=1, lr=1e-3, batch_size=4, n_timing=1, n_inits=2, d_n_train=8, d_epochs=1,
                  d_ista_max_iter=20)
 
 
 def settings_for(quick: bool | str) -> Settings:
-    """``False`` → :data:`FULL`, ``True`` / ``"quick"`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests)."""
+    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only)."""
     if quick is False or quick == "full":
         return FULL
     if quick is True or quick == "quick":
@@ -148,7 +151,7 @@ def paper_data(s: Settings, seed: int, data_path: Any = None) -> tuple[MixtureSe
 
 
 def _aligned_nmse(A_est: Any, S_est: Any, A_true: np.ndarray, S_true: np.ndarray) -> np.ndarray:
-    """Per-sample NMSE(S) after alignment on A (:func:`semiblind.metrics.align`, :func:`semiblind.metrics.nmse`)."""
+    """Per-sample NMSE(S) after alignment on A (:func:`semiblind.metrics.align`, then ``nmse``)."""
     A_np = A_est.detach().cpu().double().numpy() if isinstance(A_est, torch.Tensor) else np.asarray(A_est)
     S_np = S_est.detach().cpu().double().numpy() if isinstance(S_est, torch.Tensor) else np.asarray(S_est)
     _, S_al = metrics.align(A_np, S_np, A_true, S_true)
@@ -184,10 +187,11 @@ def _lpalm_forward(model: Any, X: np.ndarray) -> tuple[torch.Tensor, torch.Tenso
     return A, S, time.perf_counter() - t0
 
 
-# ------------------------------------------------------------------------------------------------ Table 1 core
+# ---------------------------------------------------------------------------------------------- Table 1 core
 
 
-def _table1_core(s: Settings, seed: int, data_path: Any, log: Progress, model_dir: Path | None) -> dict[str, Any]:
+def _table1_core(s: Settings, seed: int, data_path: Any, log: Progress,
+                 model_dir: Path | None) -> dict[str, Any]:
     sd = child_seeds(seed, ["data", "init", "select", "train"])
     tr, te = paper_data(s, sd["data"], data_path)
     log(f"data: {tr.n_samples} train / {te.n_samples} test mixtures, t = {s.pixels}")
@@ -241,8 +245,8 @@ def _table1_core(s: Settings, seed: int, data_path: Any, log: Progress, model_di
 _TABLE1_FIELDS = ("pixels", "n_train", "n_test", "n_select", "n_lambdas", "palm_max_iter", "palm_tol",
                   "palm_dtype", "layers", "epochs", "lr", "batch_size", "n_timing")
 _INIT_FIELDS = tuple(f for f in _TABLE1_FIELDS if f != "n_timing") + ("n_inits",)
-_D_FIELDS = ("pixels", "n_test", "n_select", "n_lambdas", "palm_tol", "palm_dtype", "layers", "lr", "batch_size",
-             "d_n_train", "d_epochs", "d_ista_max_iter")
+_D_FIELDS = ("pixels", "n_test", "n_select", "n_lambdas", "palm_tol", "palm_dtype", "layers", "lr",
+             "batch_size", "d_n_train", "d_epochs", "d_ista_max_iter")
 
 
 def _settings_notes(s: Settings, fields: tuple[str, ...]) -> list[str]:
@@ -269,7 +273,8 @@ def run_lpalm_table1(*, quick: bool | str = False, out_dir: Any = None, seed: in
 
     Writes ``lpalm-table1.md``, ``lpalm-table1.json`` and ``lpalm-table1_nmse.png`` (per-mixture NMSE of both
     methods) into ``out_dir``; in full mode the trained LPALM is saved to ``out_dir/lpalm-model``. Returns a
-    dict with the table (``"markdown"``), our numbers (``"ours"``), the paper's (``"paper"``) and ``"out_dir"``.
+    dict with the table (``"markdown"``), our numbers (``"ours"``), the paper's (``"paper"``) and
+    ``"out_dir"``.
     """
     s = settings_for(quick)
     seed = _check_common(seed)
@@ -307,8 +312,8 @@ def run_lpalm_table1(*, quick: bool | str = False, out_dir: Any = None, seed: in
         f"tol {s.palm_tol:g} on ‖ΔA‖_F and ‖ΔS‖_F, max {s.palm_max_iter} iterations, {s.palm_dtype}.",
         f"LPALM: {s.layers} layers, Adam lr {s.lr:g}, batch {s.batch_size}, {s.epochs} epochs on "
         f"{c['train'].n_samples} mixtures (no validation set: best weights by training loss).",
-        f"Wall-clock per mixture: median over {len(c['palm_seconds_single'])} test mixture(s) run one at a time, "
-        f"on {torch.get_num_threads()} torch thread(s); the paper gives no time for this table.",
+        f"Wall-clock per mixture: median over {len(c['palm_seconds_single'])} test mixture(s) run one at a "
+        f"time, on {torch.get_num_threads()} torch thread(s); the paper gives no time for this table.",
     ]
     md = write_results(out, "lpalm-table1", title="LPALM paper, Table 1 — ours vs paper",
                        header=["quantity", "ours", "paper"], rows=rows,
@@ -365,14 +370,15 @@ def run_lpalm_fig2(*, quick: bool | str = False, out_dir: Any = None, seed: int 
         f"{PAPER_TABLE1['palm_median_nmse']} (PALM) and {PAPER_TABLE1['lpalm_median_nmse']} (LPALM), with "
         f"{PAPER_TABLE1['palm_median_iterations']} PALM iterations. Compare the shapes of the curves "
         "(lpalm-fig2a.png, lpalm-fig2b.png).",
-        "(b) is the mean over samples without alignment (the network keeps the training data's family order).",
+        "(b) is the mean over samples without alignment (the network keeps the training data's family "
+        "order).",
     ]
     payload = {"settings": dataclasses.asdict(s), "seed": seed, "lambdas": sel.lambdas,
                "median_nmse": sel.median_nmse, "median_iterations": sel.median_iterations,
                "nmse_S_layers_train": ev_tr["nmse_S_layers"], "nmse_S_layers_test": ev_te["nmse_S_layers"],
                "nmse_A_layers_train": ev_tr["nmse_A_layers"], "nmse_A_layers_test": ev_te["nmse_A_layers"]}
-    md = write_results(out, "lpalm-fig2", title="LPALM paper, Figure 2 — ours", header=["quantity", "ours", "paper"],
-                       rows=rows, payload=payload, notes=notes)
+    md = write_results(out, "lpalm-fig2", title="LPALM paper, Figure 2 — ours",
+                       header=["quantity", "ours", "paper"], rows=rows, payload=payload, notes=notes)
     fig, ax = new_figure(1, 2, panel_size=(4.2, 3.3))
     a, b = ax[0, 0], ax[0, 1]
     a.loglog(sel.lambdas, sel.median_nmse, "o-", color="tab:blue")
@@ -424,16 +430,19 @@ def run_lpalm_init(*, quick: bool | str = False, out_dir: Any = None, seed: int 
     lams = []
     for j, idx in enumerate(inits):
         A0 = tr.A[idx]
-        ls = select_lambda(tr.X[sel], tr.S[sel], 4, _lambda_grid(tr.X[sel], A0, s.n_lambdas), A_train=tr.A[sel],
-                           A0=A0, init="given", max_iter=s.palm_max_iter, tol=s.palm_tol, dtype=s.palm_dtype)
+        ls = select_lambda(tr.X[sel], tr.S[sel], 4, _lambda_grid(tr.X[sel], A0, s.n_lambdas),
+                           A_train=tr.A[sel], A0=A0, init="given", max_iter=s.palm_max_iter,
+                           tol=s.palm_tol, dtype=s.palm_dtype)
         lams.append(ls.best_lambda)
         log(f"initialisation {j + 1}/{inits.size} (training matrix #{idx}): best λ {ls.best_lambda:.4g}")
     k = inits.size
-    res = palm(np.repeat(te.X[i_test:i_test + 1], k, axis=0), 4, np.asarray(lams), A0=tr.A[inits], init="given",
-               max_iter=s.palm_max_iter, tol=s.palm_tol, dtype=s.palm_dtype, record_history=False)
+    res = palm(np.repeat(te.X[i_test:i_test + 1], k, axis=0), 4, np.asarray(lams), A0=tr.A[inits],
+               init="given", max_iter=s.palm_max_iter, tol=s.palm_tol, dtype=s.palm_dtype,
+               record_history=False)
     palm_nmse = _aligned_nmse(res.A, res.S, np.repeat(te.A[i_test:i_test + 1], k, 0),
                               np.repeat(te.S[i_test:i_test + 1], k, 0))
-    model, _ = _train_lpalm(s, tr, sd["train"], log.enabled, out / "lpalm-model" if s.mode == "full" else None)
+    model_dir = out / "lpalm-model" if s.mode == "full" else None
+    model, _ = _train_lpalm(s, tr, sd["train"], log.enabled, model_dir)
     A_l, S_l, _ = _lpalm_forward(model, te.X[i_test:i_test + 1])
     lpalm_nmse = float(_aligned_nmse(A_l, S_l, te.A[i_test:i_test + 1], te.S[i_test:i_test + 1])[0])
     ours = {"palm_median": float(np.median(palm_nmse)), "palm_best": float(palm_nmse.min()),
@@ -446,11 +455,11 @@ def run_lpalm_init(*, quick: bool | str = False, out_dir: Any = None, seed: int 
             ["PALM NMSE(S), standard deviation", ours["palm_std"], None],
             ["LPALM NMSE(S), generic initialisation", ours["lpalm"], None]]
     notes = _settings_notes(s, _INIT_FIELDS) + [
-        f"One test mixture (#{i_test} of the test set); {k} PALM initialisations from random training matrices, "
-        "each with its own best λ.",
-        "Paper §3.1.1 states that PALM's result varies strongly with the initialisation and that LPALM, which "
-        "has a single generic initialisation, needs no such choice; its numbers for this experiment are not "
-        "transcribed here (the paper column is left empty rather than guessed).",
+        f"One test mixture (#{i_test} of the test set); {k} PALM initialisations from random training "
+        "matrices, each with its own best λ.",
+        "Paper §3.1.1 states that PALM's result varies strongly with the initialisation and that LPALM, "
+        "which has a single generic initialisation, needs no such choice; its numbers for this experiment "
+        "are not transcribed here (the paper column is left empty rather than guessed).",
     ]
     md = write_results(out, "lpalm-init", title="LPALM paper §3.1.1 — sensitivity to initialisation",
                        header=["quantity", "ours", "paper"], rows=rows,
@@ -476,14 +485,15 @@ def _noisy_mixing(A: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.
     return A + noise * scale[:, None, None]
 
 
-def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed: int = 0, data_path: Any = None,
-                         progress: bool = True) -> dict[str, Any]:
+def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed: int = 0,
+                         data_path: Any = None, progress: bool = True) -> dict[str, Any]:
     """Reproduce the LPALM paper's Appendix D: the choice of the S-update.
 
     (1) With A varying across samples and given to the network (its true value, or the true value plus 10 dB
-    white noise, in training and test): ISTA (classical, best λ of the grid on the training samples), ISTA-LLT,
-    LISTA and LISTA-CP (``mixing="given"``); median test NMSE(S). (2) LPALM built with each learned S-update
-    (``s_update`` = ``"lista-cp"`` (eq. 8), ``"ista-llt"``, ``"lista"``); median test NMSE(S) after alignment.
+    white noise, in training and test): ISTA (classical, best λ of the grid on the training samples),
+    ISTA-LLT, LISTA and LISTA-CP (``mixing="given"``); median test NMSE(S). (2) LPALM built with each
+    learned S-update (``s_update`` = ``"lista-cp"`` (eq. 8), ``"ista-llt"``, ``"lista"``); median test
+    NMSE(S) after alignment.
     Writes ``lpalm-appendix-d.md`` / ``.json`` and ``lpalm-appendix-d.png``.
     """
     s = settings_for(quick)
@@ -521,13 +531,14 @@ def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed
             train(net, train_set, None, epochs=ds.epochs, lr=s.lr, batch_size=s.batch_size, seed=sd["train"],
                   progress=log.enabled)
             with torch.no_grad():
-                _, S_hat = net(torch.as_tensor(te.X, dtype=net.dtype), A=torch.as_tensor(A_te, dtype=net.dtype))
+                _, S_hat = net(torch.as_tensor(te.X, dtype=net.dtype),
+                               A=torch.as_tensor(A_te, dtype=net.dtype))
             row[name] = float(np.median(metrics.nmse(S_hat.double().numpy(), te.S, batched=True)))
         log(f"{label}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
         results[label] = row
     lp: dict[str, float] = {}
-    for s_update, name in (("lista-cp", "LPALM (LISTA-CP S-update, eq. 8)"), ("ista-llt", "LPALM (ISTA-LLT S-update)"),
-                           ("lista", "LPALM (LISTA S-update)")):
+    for s_update, name in (("lista-cp", "LPALM (LISTA-CP S-update, eq. 8)"),
+                           ("ista-llt", "LPALM (ISTA-LLT S-update)"), ("lista", "LPALM (LISTA S-update)")):
         model, _ = _train_lpalm(ds, tr, sd["train"], log.enabled, None, s_update=s_update)
         A_l, S_l, _ = _lpalm_forward(model, te.X)
         lp[name] = float(np.median(_aligned_nmse(A_l, S_l, te.A, te.S)))
@@ -535,12 +546,13 @@ def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed
     rows = [[f"{k}, A given ({lab})", v, None] for lab, r in results.items() for k, v in r.items()]
     rows += [[k, v, None] for k, v in lp.items()]
     notes = _settings_notes(s, _D_FIELDS) + [
-        f"Networks trained on {tr.n_samples} mixtures for {ds.epochs} epochs (lr {s.lr:g}, batch {s.batch_size}); "
-        f"median NMSE(S) on {te.n_samples} test mixtures. The noisy A is the true A plus white Gaussian noise at "
-        "10 dB, drawn independently for training and test samples and given to the network in both.",
+        f"Networks trained on {tr.n_samples} mixtures for {ds.epochs} epochs (lr {s.lr:g}, batch "
+        f"{s.batch_size}); median NMSE(S) on {te.n_samples} test mixtures. The noisy A is the true A plus "
+        "white Gaussian noise at 10 dB, drawn independently for training and test samples and given to the "
+        "network in both.",
         "LISTA does not use A in its layers (S ← ST(W1 S + W2 X)), so it cannot adapt to a varying A.",
-        "Paper App. D reports these comparisons as figures; its values are not transcribed here (the paper column "
-        "is left empty rather than guessed).",
+        "Paper App. D reports these comparisons as figures; its values are not transcribed here (the paper "
+        "column is left empty rather than guessed).",
     ]
     md = write_results(out, "lpalm-appendix-d", title="LPALM paper, Appendix D — choice of the S-update",
                        header=["network", "median NMSE(S), ours", "paper"], rows=rows,
@@ -568,12 +580,12 @@ TARGETS: dict[str, tuple[Callable[..., dict[str, Any]], str]] = {
                                        "iterations, time"),
     "lpalm-fig2": (run_lpalm_fig2, "LPALM paper Figure 2: PALM NMSE/iterations vs λ; LPALM NMSE per layer"),
     "lpalm-init": (run_lpalm_init, "LPALM paper §3.1.1: PALM from 15 random initialisations vs LPALM"),
-    "lpalm-appendix-d": (run_lpalm_appendix_d, "LPALM paper App. D: S-update variants, true and 10 dB-noisy A"),
+    "lpalm-appendix-d": (run_lpalm_appendix_d, "LPALM paper App. D: S-update variants, true and noisy A"),
 }
 
 
 def run(name: str, **kwargs: Any) -> dict[str, Any]:
-    """Run the target ``name`` (one of :data:`TARGETS`) with the keyword arguments of its ``run_*`` function."""
+    """Run the target ``name`` (one of :data:`TARGETS`) with the keyword arguments of its ``run_*``."""
     if name not in TARGETS:
         raise ValueError(f"name must be one of {', '.join(TARGETS)}; got {name!r}.")
     return TARGETS[name][0](**kwargs)

@@ -69,6 +69,8 @@ def load_input(
     index : NPZ only: which mixture of a multi-mixture file (default 0).
     """
     p = as_path(path, argument="INPUT")
+    if p.is_dir():
+        raise IsADirectoryError(f"INPUT must be a data file; {str(p)!r} is a directory.")
     fmt = detect_format(p, format) if p.exists() or format is not None else None
     if fmt is None:
         raise FileNotFoundError(f"INPUT {str(p)!r} does not exist.")

@@ -25,14 +25,17 @@ import numpy as np
 
 from ._common import Cube, Result, dumps, require_file, shape_str, to_float
 
+_FITS_BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks (FITS standard 4.0, sect. 3.1)
+
 SPECTRAL_CTYPES = ("ENER", "FREQ", "WAVE", "WAVN", "AWAV", "VRAD", "VOPT", "ZOPT", "VELO", "BETA")
 
 
-def _open(path: Path) -> Any:
-    """``fits.open`` turning every unreadable/truncated-file symptom into one ``ValueError`` sentence."""
+def _open(path: Path, *, argument: str = "INPUT") -> Any:
+    """``fits.open`` turning every unreadable/truncated-file symptom into one ``ValueError`` sentence
+    (``argument``: how the message names the file, e.g. ``INPUT`` or ``RESULT``)."""
     from astropy.io import fits
 
-    require_file(path)
+    require_file(path, argument=argument)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -40,13 +43,26 @@ def _open(path: Path) -> Any:
             for hdu in hdul:
                 _ = hdu.data  # force the read so truncation shows up here
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError, ... for damaged files
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            starts_like_fits = fh.read(9) == b"SIMPLE  ="
+        if starts_like_fits:  # a FITS header whose data (or header) stops short
+            blocks = (
+                f"its size ({size} bytes) is not a whole number of {_FITS_BLOCK}-byte FITS blocks; "
+                if size % _FITS_BLOCK
+                else ""
+            )
+            raise ValueError(
+                f"{argument} {str(path)!r} must be a complete FITS file; it is a damaged or truncated FITS file "
+                f"({blocks}{type(exc).__name__}: {exc})."
+            ) from None
         raise ValueError(
-            f"INPUT {str(path)!r} is not a readable FITS file ({type(exc).__name__}: {exc})."
+            f"{argument} {str(path)!r} is not a readable FITS file ({type(exc).__name__}: {exc})."
         ) from None
     for w in caught:
         if "truncat" in str(w.message).lower():
             hdul.close()
-            raise ValueError(f"INPUT {str(path)!r} is a truncated FITS file ({w.message}).")
+            raise ValueError(f"{argument} {str(path)!r} is a truncated FITS file ({w.message}).")
     return hdul
 
 
@@ -274,7 +290,7 @@ def load_fits_result(path: str | Path) -> Result:
     """Read a result written by :func:`save_fits_result`."""
 
     path = Path(path)
-    hdul = _open(path)
+    hdul = _open(path, argument="RESULT")
     with hdul:
         names = [h.name for h in hdul]
         if "MIXING" not in names or "SOURCE" not in names:

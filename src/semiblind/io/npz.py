@@ -21,35 +21,36 @@ import numpy as np
 from ._common import Cube, Result, check_energies, dumps, require_file, shape_str, to_float
 
 
-def _open(path: Path) -> dict[str, np.ndarray]:
-    require_file(path)
+def _open(path: Path, *, argument: str = "INPUT") -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` archive (never unpickling); ``argument`` names the file in messages."""
+    require_file(path, argument=argument)
     with open(path, "rb") as fh:
         magic = fh.read(6)
     if not magic.startswith(b"PK"):  # an .npz is a zip archive
         if magic.startswith(b"\x93NUMPY"):
             raise ValueError(
-                f"INPUT {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
+                f"{argument} {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
             )
         if magic.startswith(b"\x80"):
             raise ValueError(
-                f"INPUT {str(path)!r} holds pickled data, which semiblind never loads; save plain "
+                f"{argument} {str(path)!r} holds pickled data, which semiblind never loads; save plain "
                 "arrays with numpy.savez."
             )
-        raise ValueError(f"INPUT {str(path)!r} is not a readable .npz archive (it is not a zip file).")
+        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive (it is not a zip file).")
     try:
         data = np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ValueError(
-                f"INPUT {str(path)!r} holds pickled data, which semiblind never loads; save plain "
+                f"{argument} {str(path)!r} holds pickled data, which semiblind never loads; save plain "
                 "arrays with numpy.savez."
             ) from None
-        raise ValueError(f"INPUT {str(path)!r} is not a readable .npz archive ({exc}).") from None
+        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"INPUT {str(path)!r} is not a readable .npz archive ({exc}).") from None
+        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ValueError(
-            f"INPUT {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
+            f"{argument} {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
         )
     out: dict[str, np.ndarray] = {}
     try:
@@ -59,12 +60,12 @@ def _open(path: Path) -> dict[str, np.ndarray]:
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
             raise ValueError(
-                f"INPUT {str(path)!r} holds an object (pickled) array, which semiblind never "
+                f"{argument} {str(path)!r} holds an object (pickled) array, which semiblind never "
                 "loads; save plain numeric arrays with numpy.savez."
             ) from None
-        raise ValueError(f"INPUT {str(path)!r} is not a readable .npz archive ({exc}).") from None
+        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"INPUT {str(path)!r} is a damaged .npz archive ({exc}).") from None
+        raise ValueError(f"{argument} {str(path)!r} is a damaged .npz archive ({exc}).") from None
     return out
 
 
@@ -202,7 +203,12 @@ def save_npz_result(
 def load_npz_result(path: str | Path) -> Result:
     """Read a result written by :func:`semiblind.io.save_result` to ``.npz``."""
     path = Path(path)
-    d = _open(path)
+    d = _open(path, argument="RESULT")
+    if "X" in d and "info" not in d:
+        raise ValueError(
+            f"RESULT {str(path)!r} must be a result written by semiblind separate (arrays A, S and info); "
+            "it is a data file (it holds X), whose A and S are ground truth, not an estimate."
+        )
     missing = [k for k in ("A", "S") if k not in d]
     if missing:
         raise ValueError(

@@ -132,8 +132,12 @@ class BaseSeparator(ABC):
         return make_rng(getattr(self, "random_state", None))
 
     def _prepare(self, X: Any, batched: bool) -> tuple[torch.Tensor, tuple[int, ...] | None]:
-        """Validate and convert to ``(B, m, t)``; return the tensor and the image shape ``(H, W)`` or None."""
-        x = check_data(X, batched=batched)
+        """Validate and convert to ``(B, m, t)``; return the tensor and the image shape ``(H, W)`` or None.
+
+        Fitting rejects data whose every channel is constant across pixels; :meth:`transform`, which only
+        estimates S with A known, accepts them (it clears ``_fitting`` while it runs).
+        """
+        x = check_data(X, batched=batched, require_variation=getattr(self, "_fitting", True))
         m = int(x.shape[1] if batched else x.shape[0])
         check_n_sources(self.n_sources, m)
         Xt = as_tensor(x, dtype=self._dtype, device=self._device)
@@ -194,7 +198,11 @@ class BaseSeparator(ABC):
         if not hasattr(self, "mixing_"):
             raise ValueError(f"This {type(self).__name__} instance is not fitted yet; call fit(X) first.")
         batched = np.ndim(self.mixing_) == 3
-        Xt, image_shape = self._prepare(X, batched)
+        self._fitting = False
+        try:
+            Xt, image_shape = self._prepare(X, batched)
+        finally:
+            del self._fitting
         A = as_tensor(self.mixing_, dtype=self._dtype, device=self._device)
         if not batched:
             A = A.unsqueeze(0)

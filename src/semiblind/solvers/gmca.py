@@ -67,30 +67,48 @@ __all__ = [
 
 
 def _numpy_fast_path(x: torch.Tensor) -> bool:
-    # NumPy's introselect is about ten times faster than torch.kthvalue on the CPU; gradients need torch.
+    # On the CPU, NumPy's introselect (np.partition) is about ten times faster than torch.kthvalue, and its
+    # counting several times faster; gradients (e.g. an unrolled network) need the torch path.
     return x.device.type == "cpu" and not (x.requires_grad and torch.is_grad_enabled())
 
 
-def _kth_smallest(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """The ``index[r]``-th smallest entry (0-based) of every row of ``x (R, P)``; ``index`` is ``(R,)`` long.
+def _median_rows_np(a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Row medians of a 2-D array (mean of the two middle values for an even length); ``inplace`` lets the
+    array itself be partitioned instead of a copy."""
+    P = a.shape[-1]
+    if inplace:
+        a.partition(P // 2, axis=-1)
+        part = a
+    else:
+        part = np.partition(a, P // 2, axis=-1)
+    med = part[:, P // 2]
+    if P % 2 == 0:
+        med = 0.5 * (med + part[:, : P // 2].max(axis=-1))
+    return np.ascontiguousarray(med)
 
-    One selection for the whole batch: on the CPU, rows are padded on the left with ``max(index) − index[r]``
-    copies of −∞ (and +∞ to equal length), which moves every wanted order statistic to the common position
-    ``max(index)``, found by a single ``numpy.partition``; elsewhere (or with gradients) a sort and a gather.
-    """
-    R, P = x.shape
-    if not _numpy_fast_path(x):
-        return torch.sort(x, dim=-1).values.gather(-1, index.view(R, 1)).view(R)
-    a = x.detach().numpy()
-    idx = index.cpu().numpy()
-    hi = int(idx.max())
-    shift = hi - idx
+
+def _mad_rows_np(a: np.ndarray) -> np.ndarray:
+    """``median|a − median(a)| / 0.6745`` of every row of a 2-D array (one copy: deviations partitioned in
+    place)."""
+    dev = np.subtract(a, _median_rows_np(a)[:, None])
+    np.abs(dev, out=dev)
+    return _median_rows_np(dev, inplace=True) / MAD_CONSTANT
+
+
+def _kth_smallest_np(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``a[r]``'s ``index[r]``-th smallest entry (0-based) for every row, with a single ``np.partition``: rows
+    are padded on the left with ``max(index) − index[r]`` copies of −∞ (and +∞ up to equal length), which
+    moves every wanted order statistic to the common position ``max(index)``."""
+    hi = int(index.max())
+    shift = hi - index
     D = int(shift.max())
     if D > 0:
         pad = np.where(np.arange(D)[None, :] < shift[:, None], -np.inf, np.inf).astype(a.dtype)
         a = np.concatenate([pad, a], axis=1)
-    out = np.partition(a, hi, axis=-1)[:, hi]
-    return torch.from_numpy(np.ascontiguousarray(out)).to(x.device)
+    else:
+        a = a.copy()
+    a.partition(hi, axis=-1)
+    return np.ascontiguousarray(a[:, hi])
 
 
 def row_median(x: torch.Tensor) -> torch.Tensor:
@@ -98,12 +116,7 @@ def row_median(x: torch.Tensor) -> torch.Tensor:
     lead, P = x.shape[:-1], x.shape[-1]
     flat = x.reshape(-1, P)
     if _numpy_fast_path(flat):
-        a = flat.detach().numpy()
-        part = np.partition(a, P // 2, axis=-1)
-        med = part[:, P // 2]
-        if P % 2 == 0:
-            med = 0.5 * (med + part[:, : P // 2].max(axis=-1))
-        return torch.from_numpy(np.ascontiguousarray(med)).to(x.device).reshape(lead)
+        return torch.from_numpy(_median_rows_np(flat.detach().numpy())).to(x.device).reshape(lead)
     hi = torch.kthvalue(flat, P // 2 + 1, dim=-1).values
     if P % 2 == 0:
         hi = 0.5 * (hi + torch.kthvalue(flat, P // 2, dim=-1).values)
@@ -117,19 +130,8 @@ def mad_std(x: Any, dim: int = -1) -> torch.Tensor:
     xt = xt.movedim(dim, -1)
     lead, P = xt.shape[:-1], xt.shape[-1]
     if _numpy_fast_path(xt):
-        # Same computation with one copy fewer: the deviations are partitioned in place.
-        a = xt.detach().reshape(-1, P).numpy()
-        part = np.partition(a, P // 2, axis=-1)
-        med = part[:, P // 2]
-        if P % 2 == 0:
-            med = 0.5 * (med + part[:, : P // 2].max(axis=-1))
-        dev = np.subtract(a, med[:, None], out=part)
-        np.abs(dev, out=dev)
-        dev.partition(P // 2, axis=-1)
-        mad = dev[:, P // 2]
-        if P % 2 == 0:
-            mad = 0.5 * (mad + dev[:, : P // 2].max(axis=-1))
-        return torch.from_numpy(mad / MAD_CONSTANT).to(xt.device).reshape(lead)
+        mad = _mad_rows_np(xt.detach().reshape(-1, P).numpy())
+        return torch.from_numpy(mad).to(xt.device).reshape(lead)
     med = row_median(xt)
     return row_median((xt - med.unsqueeze(-1)).abs()) / MAD_CONSTANT
 
@@ -196,19 +198,31 @@ def gmca_thresholds(
 def _thresholds_and_magnitudes(
     C: torch.Tensor, k: float, support_fraction: float, min_coefficients: int, sigma: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`gmca_thresholds` plus ``|C|`` ``(B, n, J, P)``, which the S-step reuses."""
+    """:func:`gmca_thresholds` plus ``|C|`` ``(B, n, J, P)``, which the S-step reuses.
+
+    Two implementations of the same arithmetic: NumPy selection on the CPU (fast), torch sort/kthvalue
+    elsewhere or when gradients are recorded. ``⌊K·N⌋`` is computed in float64 in both.
+    """
     B, n, J, P = C.shape
     rows = C.reshape(-1, P)
-    if sigma is None:
-        sig = mad_std(rows)
+    if _numpy_fast_path(rows):
+        a = rows.detach().numpy()
+        sig_np = _mad_rows_np(a) if sigma is None else sigma.detach().reshape(-1).to(C.dtype).numpy()
+        mag = np.abs(a)
+        n_sig = np.count_nonzero(mag > (k * sig_np)[:, None], axis=-1)
+        n_keep = np.clip(np.floor(support_fraction * n_sig).astype(np.int64), min_coefficients, P)
+        thr_np = _kth_smallest_np(mag, np.maximum(P - 1 - n_keep, 0))
+        thr_np[n_keep >= P] = 0
+        thr, sig, absC = torch.from_numpy(thr_np), torch.from_numpy(np.ascontiguousarray(sig_np)), \
+            torch.from_numpy(mag)
     else:
-        sig = sigma.reshape(-1).to(C.dtype)
-    absC = rows.abs()
-    n_sig = (absC > (k * sig).unsqueeze(-1)).sum(-1)
-    n_keep = torch.floor(support_fraction * n_sig.to(C.dtype)).long().clamp_min(min_coefficients).clamp_max(P)
-    index = (P - 1 - n_keep).clamp_min(0)
-    thr = _kth_smallest(absC, index)
-    thr = torch.where(n_keep >= P, torch.zeros_like(thr), thr)
+        sig = mad_std(rows) if sigma is None else sigma.reshape(-1).to(C.dtype)
+        absC = rows.abs()
+        n_sig = (absC > (k * sig).unsqueeze(-1)).sum(-1)
+        n_keep = torch.floor(support_fraction * n_sig.double()).long().clamp(min_coefficients, P)
+        index = (P - 1 - n_keep).clamp_min(0)
+        thr = torch.sort(absC, dim=-1).values.gather(-1, index.view(-1, 1)).view(-1)
+        thr = torch.where(n_keep >= P, torch.zeros_like(thr), thr)
     return thr.view(B, n, J, 1), sig.view(B, n, J, 1), absC.view(B, n, J, P)
 
 

@@ -35,6 +35,8 @@ from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from .iterates import sparse_step_s
 
 ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
+KNOWN_A = InstanceOf((np.ndarray, torch.Tensor, list, tuple),
+                     "an array (channels, sources) holding the known mixing matrix")
 
 
 def _shape(x: Any) -> str:
@@ -232,7 +234,7 @@ class ISTA(_KnownMatrixMixin, BaseSeparator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
-        "A": [ARRAY],
+        "A": [KNOWN_A],
         "lam": [Interval(float, 0, None, closed="left")],
         "max_iter": [Interval(int, 1, None, closed="left")],
         "tol": [Interval(float, 0, None, closed="left")],

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from .._backend import as_tensor
-from .._validation import BOOL, NONE, Interval
+from .._validation import BOOL, NONE, InstanceOf, Interval
 from ..prox import project_columns_l2_ball, soft_threshold
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
-from .ista import ARRAY, _batched_matrix, _KnownMatrixMixin, _n_cols
+from .ista import KNOWN_A, _batched_matrix, _KnownMatrixMixin, _n_cols
 
 
 def oracle_sources(X: torch.Tensor, A: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
@@ -51,7 +51,7 @@ class OracleS(_KnownMatrixMixin, BaseSeparator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
-        "A": [ARRAY],
+        "A": [KNOWN_A],
         "lam": [Interval(float, 0, None, closed="left")],
     }
 
@@ -106,7 +106,8 @@ class OracleA(_KnownMatrixMixin, BaseSeparator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
-        "S": [ARRAY],
+        "S": [InstanceOf((np.ndarray, torch.Tensor, list, tuple),
+                         "an array (sources, pixels) or (sources, height, width) holding the true sources")],
         "project": [BOOL],
     }
 
@@ -133,15 +134,15 @@ class OracleA(_KnownMatrixMixin, BaseSeparator):
         return self._n_known
 
     def _prepare(self, X: Any, batched: bool) -> tuple[torch.Tensor, tuple[int, ...] | None]:
-        if self.S is None:
-            raise ValueError("S must be given to OracleA (the true sources); got None.")
         S = np.asarray(self.S) if isinstance(self.S, (list, tuple)) else self.S
         x_ndim = np.ndim(X) if not isinstance(X, torch.Tensor) else X.ndim
-        if not hasattr(S, "ndim") or S.ndim not in (x_ndim - 1, x_ndim) or (S.ndim == x_ndim and not batched):
+        # One sample: S (n, t) or (n, H, W). Batch: S shared by every sample (one dimension less than X) or one
+        # S per sample (as many dimensions as X).
+        ok = (S.ndim in (2, x_ndim)) if not batched else (S.ndim in (x_ndim - 1, x_ndim))
+        if not hasattr(S, "ndim") or not ok:
             got = f"an array of shape {tuple(S.shape)}" if hasattr(S, "shape") else type(S).__name__
             raise ValueError(f"S must have the layout of X with sources in place of channels (one sample, or "
                              f"one per sample of a batch); got {got} for X with {x_ndim} dimensions.")
-        # S holds one sample per batch entry when it has as many dimensions as the batched X.
         self._s_batched = bool(batched and S.ndim == x_ndim)
         self._n_known = int(S.shape[1] if self._s_batched else S.shape[0])
         return super()._prepare(X, batched)
