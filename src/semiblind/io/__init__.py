@@ -57,6 +57,7 @@ def load_input(
     format: str | None = None,
     spectral_axis: int | str | None = None,
     index: int | None = None,
+    argument: str = "INPUT",
 ) -> Cube:
     """Read a data file into a :class:`Cube` (``X`` channels first, energies, celestial WCS, ground truth).
 
@@ -67,13 +68,14 @@ def load_input(
     spectral_axis : FITS only: the NumPy axis (0, 1, 2) of the stored array, or a ``CTYPE`` name such as
         ``"ENER"``, that holds the spectrum, when the WCS does not say so.
     index : NPZ only: which mixture of a multi-mixture file (default 0).
+    argument : how messages about a missing file or a folder name it (e.g. ``"--truth"`` on the command line).
     """
-    p = as_path(path, argument="INPUT")
+    p = as_path(path, argument=argument)
     if p.is_dir():
-        raise IsADirectoryError(f"INPUT must be a data file; {str(p)!r} is a directory.")
-    fmt = detect_format(p, format) if p.exists() or format is not None else None
-    if fmt is None:
-        raise FileNotFoundError(f"INPUT {str(p)!r} does not exist.")
+        raise IsADirectoryError(f"{argument} must be a data file; {str(p)!r} is a directory.")
+    if not p.exists():
+        raise FileNotFoundError(f"{argument} {str(p)!r} does not exist.")
+    fmt = detect_format(p, format)
     if spectral_axis is not None and fmt != "fits":
         raise ValueError(
             f"spectral_axis applies to FITS images only; got spectral_axis={spectral_axis!r} for a "
