@@ -139,7 +139,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--layers", type=int, default=25)
-    p.add_argument("--batch", type=int, default=2048)
+    p.add_argument("--batch", type=int, default=512)
     p.add_argument("--mixtures", type=int, default=5, help="test mixtures timed for the PALM comparison")
     p.add_argument("--train-seconds", type=float, default=300.0)
     p.add_argument("--lr", type=float, default=1e-3)

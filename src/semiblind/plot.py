@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ._backend import to_numpy
 from ._files import atomic_path
@@ -35,6 +36,7 @@ __all__ = [
     "plot_maps",
     "plot_metric_bars",
     "plot_residual",
+    "plot_residuals",
     "plot_spectra",
     "plot_spectra_family",
     "residual_maps",
@@ -109,8 +111,15 @@ def _set_log(ax: Any, data: np.ndarray) -> None:
     positive = data[data > 0]
     if positive.size == 0:
         raise ValueError("log=True needs some positive values to draw; every value is <= 0.")
-    ax.set_yscale("log")
+    _log_axis(ax)
     ax.set_ylim(max(positive.min(), positive.max() * 1e-4), positive.max() * 2.0)
+
+
+def _log_axis(ax: Any) -> None:
+    """Logarithmic y-axis with decade ticks only (unlabelled minor ticks cost more than the rest of the
+    drawing under the constrained layout, and add little)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def plot_spectra_family(
@@ -181,18 +190,33 @@ def plot_spectra(
 ) -> Figure:
     """Estimated spectra (columns of ``A_est`` ``(m, n)``) beside the true ones ``A_true`` ``(m, n)``, one
     panel per component. The columns are drawn as given: align them first (permutation and scale) if
-    needed."""
-    est = _check_ndim(A_est, "A_est", (1, 2), "a 2-D mixing matrix (m channels, n spectra)")
-    if est.ndim == 1:
-        est = est[:, None]
+    needed.
+
+    ``A_est`` may also be a dict ``{label: (m, n) array}`` (e.g. one aligned estimate per method): every
+    estimate is then drawn dashed in its own colour, labelled, in each panel.
+    """
+    if isinstance(A_est, dict):
+        if not A_est:
+            raise ValueError("A_est must be a mixing matrix or a non-empty dict {label: mixing matrix}; got {}.")
+        ests = {str(k): _check_ndim(v, f"A_est[{k!r}]", (1, 2), "a 2-D mixing matrix (m channels, n spectra)")
+                for k, v in A_est.items()}
+        multi = True
+    else:
+        ests = {"estimate": _check_ndim(A_est, "A_est", (1, 2), "a 2-D mixing matrix (m channels, n spectra)")}
+        multi = False
+    ests = {k: (v[:, None] if v.ndim == 1 else v) for k, v in ests.items()}
+    shape0 = next(iter(ests.values())).shape
+    for k, v in ests.items():
+        if v.shape != shape0:
+            raise ValueError(f"A_est[{k!r}] must have the shape {shape0} of the first estimate; got {v.shape}.")
     true = None
     if A_true is not None:
         true = _check_ndim(A_true, "A_true", (1, 2), "a 2-D mixing matrix (m channels, n spectra)")
         if true.ndim == 1:
             true = true[:, None]
-        if true.shape != est.shape:
-            raise ValueError(f"A_true must have the shape of A_est {est.shape}; got {true.shape}.")
-    m, n = est.shape
+        if true.shape != shape0:
+            raise ValueError(f"A_true must have the shape of A_est {shape0}; got {true.shape}.")
+    m, n = shape0
     x, xlabel = _energies(energies, m)
     names = _titles(titles, n, [f"component {j + 1}" for j in range(n)])
     nrows, nc = _grid_shape(n, ncols)
@@ -204,13 +228,16 @@ def plot_spectra(
             continue
         if true is not None:
             ax.plot(x, true[:, j], color="k", lw=1.6, label="truth")
-        ax.plot(x, est[:, j], color=FAMILY_COLORS[j % len(FAMILY_COLORS)], lw=1.2, ls="--", label="estimate")
+        for i, (label, est) in enumerate(ests.items()):
+            color = FAMILY_COLORS[(i if multi else j) % len(FAMILY_COLORS)]
+            ax.plot(x, est[:, j], color=color, lw=1.2, ls="--", label=label)
         if log:
-            both = est[:, j] if true is None else np.concatenate([est[:, j], true[:, j]])
-            _set_log(ax, both)
+            parts = [e[:, j] for e in ests.values()] + ([] if true is None else [true[:, j]])
+            _set_log(ax, np.concatenate(parts))
         ax.set_title(names[j], fontsize="medium")
         ax.set_xlabel(xlabel)
-        ax.legend(loc="upper right", fontsize="small", frameon=False)
+        ax.legend(loc="best" if multi else "upper right", fontsize="x-small" if multi else "small",
+                  frameon=False)
     return _finish(fig, path, dpi)
 
 
@@ -345,7 +372,7 @@ def plot_metric_bars(
         colors = [FAMILY_COLORS[i % len(FAMILY_COLORS)] for i in np.flatnonzero(finite)]
         ax.bar(x[finite], vals[finite], color=colors, width=0.7)
         if use_log:
-            ax.set_yscale("log")
+            _log_axis(ax)
         rows = list(table.values())
         for i in np.flatnonzero(~finite):
             if key not in rows[i]:
@@ -492,41 +519,83 @@ def plot_residual(
        lines or bands where the spectra are wrong stand out.
 
     The title gives ``‖X − A·S‖_F / ‖X‖_F``. ``X``: ``(m, H, W)`` or ``(m, t)`` with ``shape=(H, W)`` (or maps
-    ``S`` ``(n, H, W)``); ``A`` ``(m, n)``.
+    ``S`` ``(n, H, W)``); ``A`` ``(m, n)``. :func:`plot_residuals` compares several estimates.
+    """
+    return plot_residuals(X, {title or "": (A, S)}, energies, kind=kind, shape=shape, floor=floor, cmap=cmap,
+                          path=path, dpi=dpi)
+
+
+def plot_residuals(
+    X: Any,
+    estimates: dict[str, tuple[Any, Any]],
+    energies: Any = None,
+    *,
+    kind: str = "norm",
+    shape: tuple[int, int] | None = None,
+    floor: float = 1e-2,
+    cmap: str = "magma",
+    ncols: int | None = None,
+    path: str | os.PathLike | None = None,
+    dpi: int = 120,
+) -> Figure:
+    """The residual panels of :func:`plot_residual` for several estimates ``{label: (A, S)}`` of the same
+    data: the data map, one residual map per estimate (on one shared colour scale, clipped at the 99.5th
+    percentile of all of them, so the maps compare directly), and one per-channel panel with the data's RMS
+    and every estimate's RMS residual. Each residual map's title gives its ``‖X − A·S‖_F / ‖X‖_F``.
     """
     if kind not in RESIDUAL_KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, RESIDUAL_KINDS))}; got {kind!r}.")
-    r = residual_maps(X, A, S, shape=shape, floor=floor)
-    x, xlabel = _energies(energies, r["rms_data"].size)
-    fig, axes = new_figure(1, 3, panel_size=(3.9, 3.4))
-    ax0, ax1, ax2 = axes[0]
-    im = ax0.imshow(r["data"], cmap=cmap, origin="lower")
+    if not isinstance(estimates, dict) or not estimates:
+        raise ValueError(f"estimates must be a non-empty dict {{label: (A, S)}}; got {estimates!r:.80}.")
+    res = {}
+    for label, pair in estimates.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"estimates[{label!r}] must be a pair (A, S); got {type(pair).__name__}.")
+        res[str(label)] = residual_maps(X, pair[0], pair[1], shape=shape, floor=floor)
+    first = next(iter(res.values()))
+    x, xlabel = _energies(energies, first["rms_data"].size)
+    k = len(res)
+    n_panels = k + 2
+    nrows, nc = _grid_shape(n_panels, ncols if ncols is not None else min(n_panels, 4))
+    fig, axes = new_figure(nrows, nc, panel_size=(3.9, 3.4))
+    flat = list(axes.flat)
+    for ax in flat[n_panels:]:
+        ax.set_visible(False)
+    ax0 = flat[0]
+    im = ax0.imshow(first["data"], cmap=cmap, origin="lower")
     fig.colorbar(im, ax=ax0, shrink=0.8)
     ax0.set_title("data ‖x‖₂ per pixel", fontsize="medium")
+    maps = [r[kind] for r in res.values()]
+    finite = np.concatenate([mp[np.isfinite(mp)].ravel() for mp in maps])
     if kind == "sum":
-        lim = float(np.max(np.abs(r["sum"]))) or 1.0
-        im = ax1.imshow(r["sum"], cmap="RdBu_r", vmin=-lim, vmax=lim, origin="lower")
-        ax1.set_title("residual Σ_channels (X − AS)", fontsize="medium")
+        lim = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
+        norm_kw = {"cmap": "RdBu_r", "vmin": -(lim or 1.0), "vmax": lim or 1.0}
+        what = "Σ_channels (x − As)"
     else:
-        im = ax1.imshow(r[kind], cmap=cmap, origin="lower")
-        ax1.set_title("residual ‖x − As‖₂ per pixel" if kind == "norm" else "residual ‖x − As‖₂ / ‖x‖₂",
-                      fontsize="medium")
-    fig.colorbar(im, ax=ax1, shrink=0.8)
-    for ax in (ax0, ax1):
+        hi = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+        norm_kw = {"cmap": cmap, "vmin": 0.0, "vmax": hi or 1.0}
+        what = "‖x − As‖₂" if kind == "norm" else "‖x − As‖₂ / ‖x‖₂"
+    for i, (label, r) in enumerate(res.items()):
+        ax = flat[1 + i]
+        im = ax.imshow(r[kind], origin="lower", **norm_kw)
+        fig.colorbar(im, ax=ax, shrink=0.8, extend="both" if kind == "sum" else "max")
+        head = f"{label}: " if label else ""
+        ax.set_title(f"{head}{what}\n‖X − AS‖_F/‖X‖_F = {float(r['total']):.3g}", fontsize="small")
+    for ax in flat[: k + 1]:
         ax.set_xticks([])
         ax.set_yticks([])
-    ax2.plot(x, r["rms_data"], color="k", lw=1.4, label="data")
-    ax2.plot(x, r["rms_residual"], color="tab:red", lw=1.2, label="residual")
-    both = np.concatenate([r["rms_data"], r["rms_residual"]])
+    ax = flat[k + 1]
+    ax.plot(x, first["rms_data"], color="k", lw=1.4, label="data")
+    for i, (label, r) in enumerate(res.items()):
+        ax.plot(x, r["rms_residual"], color=FAMILY_COLORS[(i + 3) % len(FAMILY_COLORS)] if k == 1 else
+                FAMILY_COLORS[i % len(FAMILY_COLORS)], lw=1.1, label=f"residual {label}".strip())
+    both = np.concatenate([first["rms_data"], *[r["rms_residual"] for r in res.values()]])
     if np.any(both > 0):
         pos = both[both > 0]
-        ax2.set_yscale("log")
-        ax2.set_ylim(max(pos.min(), pos.max() * 1e-5) / 2, pos.max() * 2)
-    ax2.set_xlabel(xlabel)
-    ax2.set_ylabel("RMS over pixels")
-    ax2.set_title("per channel", fontsize="medium")
-    ax2.legend(fontsize="small", frameon=False)
-    total = float(r["total"])
-    head = f"‖X − AS‖_F / ‖X‖_F = {total:.3g}"
-    fig.suptitle(f"{title} — {head}" if title else head)
+        _log_axis(ax)
+        ax.set_ylim(max(pos.min(), pos.max() * 1e-5) / 2, pos.max() * 2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("RMS over pixels")
+    ax.set_title("per channel", fontsize="medium")
+    ax.legend(fontsize="x-small", frameon=False)
     return _finish(fig, path, dpi)

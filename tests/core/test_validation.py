@@ -94,12 +94,19 @@ def test_check_data_errors(X, kwargs, pattern):
 
 
 def test_check_data_accepts_good_input():
-    assert check_data(np.ones((3, 4))).shape == (3, 4)
-    assert check_data(np.ones((3, 4, 5))).shape == (3, 4, 5)
-    assert check_data(np.ones((2, 3, 4)), batched=True, allow_cube=False).shape == (2, 3, 4)
-    t = torch.ones(3, 4)
+    assert check_data(np.arange(12.0).reshape(3, 4)).shape == (3, 4)
+    assert check_data(np.arange(60.0).reshape(3, 4, 5)).shape == (3, 4, 5)
+    assert check_data(np.arange(24.0).reshape(2, 3, 4), batched=True, allow_cube=False).shape == (2, 3, 4)
+    t = torch.arange(12.0).reshape(3, 4)
     assert check_data(t) is t
-    assert check_data(np.ones((1, 4)), min_channels=1).shape == (1, 4)
+    assert check_data(np.arange(4.0).reshape(1, 4), min_channels=1).shape == (1, 4)
+    # One constant (dead) channel is legitimate data; only data constant in every channel is refused.
+    one_dead = np.arange(12.0).reshape(3, 4)
+    one_dead[1] = 7.0
+    assert check_data(one_dead).shape == (3, 4)
+    assert check_data(np.ones((3, 4)), require_variation=False).shape == (3, 4)
+    with pytest.raises(ValueError, match="every channel is constant"):
+        check_data(np.ones((3, 4)))
 
 
 # ------------------------------------------------------------------------------------------------ n_sources

@@ -1,4 +1,5 @@
-"""PALM (LPALM paper eq. 6): monotone objective, batched = one by one, recovery, stopping, degenerate steps, λ choice."""
+"""PALM (LPALM paper eq. 6): monotone objective, batched = one by one, recovery, stopping, degenerate steps,
+λ choice."""
 
 from __future__ import annotations
 

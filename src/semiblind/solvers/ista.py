@@ -2,16 +2,14 @@
 
 Problem: ``min_S ½‖X − A S‖²_F + λ‖S‖₁`` with ``A`` fixed.
 
-- ISTA (Daubechies, Defrise & De Mol 2004): ``S ← ST_{λ/L}(S − (1/L)·Aᵀ(A S − X))`` with ``L =
-  ‖AᵀA‖₂``; this is
-  exactly the S-line of PALM (LPALM paper eq. 6) and is computed by the shared iterate
+- ISTA (Daubechies, Defrise & De Mol 2004): ``S ← ST_{λ/L}(S − (1/L)·Aᵀ(A S − X))`` with ``L = ‖AᵀA‖₂``;
+  this is exactly the S-line of PALM (LPALM paper eq. 6) and is computed by the shared iterate
   :func:`semiblind.solvers.iterates.sparse_step_s` with ``W = A/L`` and ``θ = λ/L``.
-- FISTA (Beck & Teboulle 2009, eq. 4.1–4.3): the same step taken at the extrapolated point
-  ``Y = S_k + ((τ_k − 1)/τ_{k+1})(S_k − S_{k−1})``, ``τ_{k+1} = (1 + √(1 + 4τ_k²))/2``, ``τ_1 = 1``.
+- FISTA (Beck & Teboulle 2009, eq. 4.1–4.3): the same step taken at the extrapolated point ``Y = S_k +
+  ((τ_k − 1)/τ_{k+1})(S_k − S_{k−1})``, ``τ_{k+1} = (1 + √(1 + 4τ_k²))/2``, ``τ_1 = 1``.
 
-Stopping rule (per sample of a batch): ``‖S_{k+1} − S_k‖_F < tol`` or ``max_iter``. Converged
-samples of a batch are
-frozen with a mask while the others continue.
+Stopping rule (per sample of a batch): ``‖S_{k+1} − S_k‖_F < tol`` or ``max_iter``. Converged samples of
+a batch are frozen with a mask while the others continue.
 """
 
 from __future__ import annotations
@@ -106,8 +104,8 @@ def ista(
 
     Returns
     -------
-    FitResult with ``A`` (the given matrix, broadcast to ``(B, m, n)``), ``S (B, n, t)``, ``n_iter (B,)``,
-    ``converged (B,)``. No warning is raised here; estimator classes warn at ``max_iter``.
+    FitResult with ``A`` (the given matrix, broadcast to ``(B, m, n)``), ``S (B, n, t)``, ``n_iter
+    (B,)``, ``converged (B,)``. No warning is raised here; estimator classes warn at ``max_iter``.
     """
     dt = resolve_dtype(dtype if dtype is not None else (X.dtype if isinstance(X, torch.Tensor) else None))
     Xt = as_tensor(X, dtype=dt, device=device)
@@ -211,23 +209,20 @@ def _n_cols(M: Any, name: str, what: str) -> int:
 @register
 class ISTA(_KnownMatrixMixin, BaseSeparator):
     """Sparse coding with a known mixing matrix by ISTA (Daubechies et al. 2004), or FISTA (Beck &
-    Teboulle 2009)
-    with ``accelerated=True``.
+    Teboulle 2009) with ``accelerated=True``.
 
     Solves ``min_S ½‖X − A S‖²_F + λ‖S‖₁`` with ``A`` given; each step is the S-line of PALM (LPALM
-    paper eq. 6),
-    ``S ← ST_{λ/L}(S − (1/L)·Aᵀ(A S − X))``, ``L = ‖AᵀA‖₂``.
+    paper eq. 6), ``S ← ST_{λ/L}(S − (1/L)·Aᵀ(A S − X))``, ``L = ‖AᵀA‖₂``.
 
     Parameters (keyword-only)
     -------------------------
     A : ``(m, n)`` known mixing matrix (``(B, m, n)`` allowed with :meth:`fit_batch`). Required.
     n_sources : None (read from ``A``) or ``A``'s number of columns.
     lam : λ ≥ 0 (default 0.01, in the units of ``X``).
-    max_iter : default 1000. tol : ``‖ΔS‖_F`` threshold, default 1e-7 (use ``dtype="float64"`` for
-        such a tight
-        tolerance on large maps: float32 rounding alone changes S by ~1e-7·‖S‖_F per step).
-    accelerated : FISTA when True. dtype, device, verbose, random_state (unused; accepted for a
-        uniform interface).
+    max_iter : default 1000. tol : ``‖ΔS‖_F`` threshold, default 1e-7 (use ``dtype="float64"`` for such
+        a tight tolerance on large maps: float32 rounding alone changes S by ~1e-7·‖S‖_F per step).
+    accelerated : FISTA when True. dtype, device, verbose, random_state (unused; accepted for a uniform
+        interface).
     """
 
     name: ClassVar[str] = "ista"

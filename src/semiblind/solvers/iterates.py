@@ -15,6 +15,18 @@ import torch
 from ..prox import project_columns_l2_ball, soft_threshold
 
 
+def batched_left_matmul(M: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """``M @ X`` for a shared ``M (p, m)`` (or batched ``(B, p, m)``) and a batch ``X (B, m, t)``.
+
+    torch evaluates a 2-D @ 3-D product by folding the batch into the rows of ``Xᵀ``, which copies the whole of
+    ``X`` every call; expanding ``M`` to the batch (a stride-0 view) keeps it a batched product that reads ``X``
+    in place.
+    """
+    if M.ndim == 2 and X.ndim == 3:
+        M = M.expand(X.shape[0], *M.shape)
+    return M @ X
+
+
 def sparse_step_s(
     S: torch.Tensor,
     A: torch.Tensor,
@@ -36,7 +48,7 @@ def sparse_step_s(
     """
     Wt = W.mT
     if WtX is None:
-        WtX = Wt @ X
+        WtX = batched_left_matmul(Wt, X)
     return soft_threshold(S - (Wt @ A) @ S + WtX, theta)
 
 
@@ -70,4 +82,4 @@ def lista_step_s(
     theta: torch.Tensor | float,
 ) -> torch.Tensor:
     """LISTA layer (Gregor & LeCun 2010): ``S ← ST_θ(W1 S + W2 X)`` with ``W1 (n, n)``, ``W2 (n, m)``."""
-    return soft_threshold(W1 @ S + W2 @ X, theta)
+    return soft_threshold(W1 @ S + batched_left_matmul(W2, X), theta)

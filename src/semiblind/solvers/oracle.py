@@ -1,11 +1,10 @@
 """Oracle separators for benchmarks: one factor is the truth, the other is estimated in one closed-form step.
 
-- ``"oracle-s"``: A is the true mixing matrix; ``S = ST_λ(A⁺X)`` (least squares, then soft thresholding at λ;
-  ``lam=0`` gives plain least squares). The best a method that knows A exactly can do without a sparsity model
-  beyond one threshold.
-- ``"oracle-a"``: S is the true sources; ``A = X S⁺`` (least squares), optionally projected onto
-  the unit column
-  ball as PALM's constraint ``‖A_i‖₂ ≤ 1`` (``project=True``).
+- ``"oracle-s"``: A is the true mixing matrix; ``S = ST_λ(A⁺X)`` (least squares, then soft thresholding
+  at λ; ``lam=0`` gives plain least squares). The best a method that knows A exactly can do without a
+  sparsity model beyond one threshold.
+- ``"oracle-a"``: S is the true sources; ``A = X S⁺`` (least squares), optionally projected onto the
+  unit column ball as PALM's constraint ``‖A_i‖₂ ≤ 1`` (``project=True``).
 
 Both accept one matrix shared by a batch or one per sample. They run one step: ``n_iter = 1``,
 ``converged = True``.
@@ -41,10 +40,9 @@ def oracle_mixing(X: torch.Tensor, S: torch.Tensor, project: bool = False) -> to
 class OracleS(_KnownMatrixMixin, BaseSeparator):
     """Sources from the true mixing matrix: ``S = ST_λ(A⁺X)`` (``lam=0``: least squares).
 
-    Parameters (keyword-only): ``A`` ``(m, n)`` true mixing matrix (or ``(B, m, n)`` with :meth:`fit_batch`),
-    required; ``n_sources`` (None: read from ``A``); ``lam`` ≥ 0 (default 0); random_state
-    (unused), dtype, device,
-    verbose.
+    Parameters (keyword-only): ``A`` ``(m, n)`` true mixing matrix (or ``(B, m, n)`` with
+    :meth:`fit_batch`), required; ``n_sources`` (None: read from ``A``); ``lam`` ≥ 0 (default 0);
+    random_state (unused), dtype, device, verbose.
     """
 
     name: ClassVar[str] = "oracle-s"
@@ -93,13 +91,12 @@ class OracleS(_KnownMatrixMixin, BaseSeparator):
 @register
 class OracleA(_KnownMatrixMixin, BaseSeparator):
     """Mixing matrix from the true sources: ``A = X S⁺`` (optionally projected onto ``‖A_i‖₂ ≤
-    1``); S is returned
-    as given.
+    1``); S is returned as given.
 
-    Parameters (keyword-only): ``S`` ``(n, t)`` or ``(n, H, W)`` true sources (or a batch ``(B, n, ...)`` with
-    :meth:`fit_batch`), required; ``n_sources`` (None: read from ``S``); ``project`` (default
-    False); random_state
-    (unused), dtype, device, verbose. :meth:`transform` gives least squares ``A⁺X`` with the fitted A.
+    Parameters (keyword-only): ``S`` ``(n, t)`` or ``(n, H, W)`` true sources (or a batch ``(B, n,
+    ...)`` with :meth:`fit_batch`), required; ``n_sources`` (None: read from ``S``); ``project``
+    (default False); random_state (unused), dtype, device, verbose. :meth:`transform` gives least
+    squares ``A⁺X`` with the fitted A.
     """
 
     name: ClassVar[str] = "oracle-a"

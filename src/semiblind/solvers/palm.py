@@ -10,15 +10,13 @@ One iteration (eq. 6), both lines computed by the shared iterates of :mod:`semib
     S ← ST_{λ/L_S}(S − (1/L_S)·Aᵀ(A S − X)),            L_S = ‖AᵀA‖₂     (sparse_step_s, W = A/L_S, θ = λ/L_S)
     A ← Π_{‖·‖₂≤1}(A − (1/L_A)·(A S − X) Sᵀ),           L_A = ‖S Sᵀ‖₂    (gradient_step_a, with the new S)
 
-Stopping: ``‖S_{k+1} − S_k‖_F < tol`` and ``‖A_{k+1} − A_k‖_F < tol`` (absolute Frobenius norms,
-paper: 1e-7), or
-``max_iter``. In a batch each sample stops on its own: converged samples are frozen with a mask
-while the others
-continue (the whole batch is still computed as batched matrix products).
+Stopping: ``‖S_{k+1} − S_k‖_F < tol`` and ``‖A_{k+1} − A_k‖_F < tol`` (absolute Frobenius norms, paper:
+1e-7), or ``max_iter``. In a batch each sample stops on its own: converged samples are frozen with a
+mask while the others continue (the whole batch is still computed as batched matrix products).
 
-Degenerate steps: if ``S`` becomes all zero (λ above ``‖AᵀX‖_∞``), ``L_A = 0`` and the A step is
-skipped (A kept);
-if ``A`` is all zero, ``L_S = 0`` and the S step is skipped. Such a sample then converges at once.
+Degenerate steps: if ``S`` becomes all zero (λ above ``‖AᵀX‖_∞``), ``L_A = 0`` and the A step is skipped
+(A kept); if ``A`` is all zero, ``L_S = 0`` and the S step is skipped. Such a sample then converges at
+once.
 """
 
 from __future__ import annotations
@@ -50,11 +48,11 @@ def initial_mixing(
     """The starting mixing matrix ``(B, m, n)`` for a batch ``X (B, m, t)``.
 
     - ``"given"``: ``A0`` (``(m, n)`` shared or ``(B, m, n)``), projected onto the unit column ball.
-    - ``"random"``: i.i.d. standard normal entries drawn from ``rng`` (a seed or Generator),
-      columns normalised.
+    - ``"random"``: i.i.d. standard normal entries drawn from ``rng`` (a seed or Generator), columns
+      normalised.
     - ``"ones"``: the all-ones matrix with unit-norm columns (``1/√m``). All columns are equal, so
-      PALM's updates keep
-      them equal: useful as the common start of unrolled networks, not for classical PALM with ``n > 1``.
+      PALM's updates keep them equal: useful as the common start of unrolled networks, not for classical
+      PALM with ``n > 1``.
     - ``None``: ``"given"`` when ``A0`` is given, else ``"random"``.
     """
     B, m, _ = X.shape
@@ -109,8 +107,8 @@ def palm(
     X : ``(B, m, t)`` data, NumPy or torch.
     n_sources : n.
     lam : λ ≥ 0; a scalar or one value per sample ``(B,)`` (e.g. one λ per copy of a sample).
-    A0, init, rng : starting mixing matrix, see :func:`initial_mixing`. ``S0`` defaults to ``A0⁺X``
-        as in the paper.
+    A0, init, rng : starting mixing matrix, see :func:`initial_mixing`. ``S0`` defaults to ``A0⁺X`` as
+        in the paper.
     max_iter, tol : stop a sample when ``‖ΔS‖_F < tol`` and ``‖ΔA‖_F < tol``, or after ``max_iter``
         iterations.
     dtype, device : computation dtype (default float32; a float64 tensor input stays float64) and device.
@@ -120,8 +118,7 @@ def palm(
     Returns
     -------
     FitResult with ``A (B, m, n)``, ``S (B, n, t)``, ``n_iter (B,)``, ``converged (B,)`` (torch
-    tensors). No warning
-    is raised here; :class:`PALM` warns when ``max_iter`` is hit.
+    tensors). No warning is raised here; :class:`PALM` warns when ``max_iter`` is hit.
     """
     dt = resolve_dtype(dtype if dtype is not None else (X.dtype if isinstance(X, torch.Tensor) else None))
     Xt = as_tensor(X, dtype=dt, device=device)
@@ -209,22 +206,18 @@ class PALM(BaseSeparator):
     lam : λ ≥ 0 in the units of ``X`` (default 0.01); pick it on training data with :func:`select_lambda`.
     max_iter : default 5000 (the paper's runs need a few thousand iterations at tol=1e-7).
     tol : default 1e-7 (the paper's), applied to the absolute ``‖ΔS‖_F`` and ``‖ΔA‖_F``. float32
-        rounding alone
-        moves a large S by about 1e-7·‖S‖_F per step, so use ``dtype="float64"`` for tolerances this tight; in
-        float32 a looser tol (e.g. 1e-5·‖X‖_F) is reached.
-    init : ``"given"`` (needs ``A0``), ``"random"`` (standard normal, unit columns, from ``random_state``),
-        ``"ones"`` (all-ones unit columns; a symmetric start
-        that PALM leaves only through rounding errors) or None
-        (``"given"`` if ``A0`` is
-        given, else ``"random"``). S starts at ``A0⁺X`` (the paper's choice).
+        rounding alone moves a large S by about 1e-7·‖S‖_F per step, so use ``dtype="float64"`` for
+        tolerances this tight; in float32 a looser tol (e.g. 1e-5·‖X‖_F) is reached.
+    init : ``"given"`` (needs ``A0``), ``"random"`` (standard normal, unit columns, from
+        ``random_state``), ``"ones"`` (all-ones unit columns; a symmetric start that PALM leaves only
+        through rounding errors) or None (``"given"`` if ``A0`` is given, else ``"random"``). S starts
+        at ``A0⁺X`` (the paper's choice).
     A0 : ``(m, n)`` starting mixing matrix (or ``(B, m, n)`` with :meth:`fit_batch`).
-    random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose.
+    random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose : as in every separator.
 
     Fitted attributes: ``mixing_``, ``sources_``, ``n_iter_``, ``converged_``, ``history_``
-    (``objective`` at every
-    iterate, ``delta_S``, ``delta_A``; first sample), ``seconds_``. :meth:`transform` solves the
-    lasso in S with the
-    fitted A (ISTA, same λ).
+    (``objective`` at every iterate, ``delta_S``, ``delta_A``; first sample), ``seconds_``.
+    :meth:`transform` solves the lasso in S with the fitted A (ISTA, same λ).
     """
 
     name: ClassVar[str] = "palm"
@@ -284,10 +277,9 @@ class PALM(BaseSeparator):
 class LambdaSelection:
     """Result of :func:`select_lambda` (the LPALM paper's Figure 2a: median NMSE and iterations versus λ).
 
-    ``lambdas (K,)``; ``median_nmse (K,)`` median over training samples of NMSE(S) (linear) after alignment;
-    ``median_iterations (K,)``; ``per_sample_nmse (K, N)``; ``per_sample_iterations (K, N)``;
-    ``best_lambda`` the λ
-    with the smallest median NMSE; ``lambda_max`` the scale of the default grid.
+    ``lambdas (K,)``; ``median_nmse (K,)`` median over training samples of NMSE(S) (linear) after
+    alignment; ``median_iterations (K,)``; ``per_sample_nmse (K, N)``; ``per_sample_iterations (K, N)``;
+    ``best_lambda`` the λ with the smallest median NMSE; ``lambda_max`` the scale of the default grid.
     """
 
     best_lambda: float
@@ -328,24 +320,21 @@ def select_lambda(
     max_batch_elements: int = 2**24,
 ) -> LambdaSelection:
     """Pick PALM's λ on a training set (LPALM paper §4, Figure 2a): run PALM for every λ of a grid
-    on all training
-    samples at once (one batched run per λ), align each estimate, and keep the λ with the smallest
-    median NMSE(S).
+    on all training samples at once (batched runs, several λ per run within ``max_batch_elements``),
+    align each estimate, and keep the λ with the smallest median NMSE(S).
 
     Parameters
     ----------
     X_train : ``(N, m, t)`` training mixtures. S_train : ``(N, n, t)`` their true sources.
     n_sources : n.
-    lambdas : the grid; default 30 values log-spaced from ``1e-5·λ_max`` to ``λ_max``, where
-        ``λ_max`` is the median
-        over samples of ``‖A_initᵀX‖_∞`` (above it the first S-step gives S = 0).
-    A_train : ``(N, m, n)`` true mixing matrices; when given, estimates are aligned on A
-        (permutation, sign and
-        scale from A, :func:`semiblind.metrics.align`), otherwise on the rows of S.
+    lambdas : the grid; default 30 values log-spaced from ``1e-5·λ_max`` to ``λ_max``, where ``λ_max``
+        is the median over samples of ``‖A_initᵀX‖_∞`` (above it the first S-step gives S = 0).
+    A_train : ``(N, m, n)`` true mixing matrices; when given, estimates are aligned on A (permutation,
+        sign and scale from A, :func:`semiblind.metrics.align`), otherwise on the rows of S.
     A0, init, rng : the common starting point (:func:`initial_mixing`), drawn once and shared by every λ.
     max_iter, tol, dtype, device : as in :func:`palm`.
-    max_batch_elements : several λ run in one batch (the training set repeated once per λ) as long as the
-        repeated data holds at most this many entries (default 2²⁴, 128 MiB in float64).
+    max_batch_elements : several λ run in one batch (the training set repeated once per λ) as long as
+        the repeated data holds at most this many entries (default 2²⁴, 128 MiB in float64).
     """
     Xc = check_data(X_train, name="X_train", batched=True, allow_cube=False)
     dt = resolve_dtype(dtype if dtype is not None else (Xc.dtype if isinstance(Xc, torch.Tensor) else None))
