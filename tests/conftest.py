@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,3 +24,8 @@ def shared_xray() -> Path:
     if not (SHARED_XRAY / "chandra_casa_spectra_65ch.npz").is_file():
         pytest.skip(f"shared X-ray spectra not found in {SHARED_XRAY}")
     return SHARED_XRAY
+
+
+# The suite's problems are small: one thread per process avoids oversubscription on the 2-core CI machine
+# (the CLI subprocess tests start their own processes).
+torch.set_num_threads(1)

@@ -43,13 +43,17 @@ def sparse_step_s(
     - ISTA-LLT: ``W = A/L^(k)``, ``θ = θ^(k)`` learned.
     - LISTA-CP (Chen et al. 2018) and LPALM's S-update (LPALM paper eq. 8): ``W = W^(k)``, ``θ = θ^(k)`` learned.
 
-    Gram form: ``S − (WᵀA) S + WᵀX``. ``WtX`` may be passed precomputed (it does not change when A is fixed).
+    Gram form: ``(I − WᵀA) S + WᵀX``. ``WtX`` may be passed precomputed (it does not change when A is fixed).
     ``theta``: scalar, ``(B, 1, 1)``, per-source ``(B or 1, n, 1)``, or elementwise.
     """
     Wt = W.mT
     if WtX is None:
         WtX = batched_left_matmul(Wt, X)
-    return soft_threshold(S - (Wt @ A) @ S + WtX, theta)
+    # (I − WᵀA) S + WᵀX as one fused product-and-add: a single pass over S.
+    M = torch.eye(S.shape[-2], dtype=S.dtype, device=S.device) - Wt @ A
+    if M.ndim == 3 and S.ndim == 3 and WtX.ndim == 3:
+        return soft_threshold(torch.baddbmm(WtX, M, S), theta)
+    return soft_threshold(M @ S + WtX, theta)
 
 
 def gradient_step_a(
@@ -59,6 +63,7 @@ def gradient_step_a(
     step: torch.Tensor | float,
     *,
     project: bool = True,
+    SSt: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Projected gradient step on A: ``A ← Π_{‖A_i‖₂ ≤ 1}(A − step·(A S − X) Sᵀ)``.
 
@@ -66,9 +71,11 @@ def gradient_step_a(
       the new S.
     - LPALM (paper eq. 8): ``step = 1/L_A^(k)`` learned per layer.
 
-    Gram form: ``A − step·(A (SSᵀ) − X Sᵀ)``; ``step`` is a scalar or ``(B, 1, 1)``.
+    Gram form: ``A − step·(A (SSᵀ) − X Sᵀ)``; ``step`` is a scalar or ``(B, 1, 1)``. ``SSt`` may be passed
+    precomputed (PALM also needs it for ``L_A``).
     """
-    SSt = S @ S.mT
+    if SSt is None:
+        SSt = S @ S.mT
     XSt = X @ S.mT
     A_new = A - step * (A @ SSt - XSt)
     return project_columns_l2_ball(A_new) if project else A_new

@@ -161,9 +161,10 @@ def palm(
             AtX0 = WtX[0] * L_S[0]  # AᵀX of the first sample (zero when A = 0)
             hist[k, 0] = _objective_gram(X0_sq, AtX0, A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
         S_new = sparse_step_s(S, A, Xt, W, lam_b * inv_LS, WtX=WtX)
-        L_A = spectral_norm_sq(S_new)
+        SSt = S_new @ S_new.mT  # shared by L_A = ‖SSᵀ‖₂ and the A step
+        L_A = torch.linalg.eigvalsh(SSt)[..., -1].clamp_min(0)
         inv_LA = torch.where(L_A > 0, 1.0 / L_A.clamp_min(tiny), torch.zeros_like(L_A)).reshape(B, 1, 1)
-        A_new = gradient_step_a(A, S_new, Xt, inv_LA)
+        A_new = gradient_step_a(A, S_new, Xt, inv_LA, SSt=SSt)
         dS = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
         dA = torch.linalg.vector_norm(A_new - A, dim=(-2, -1))
         if n_active < B:
