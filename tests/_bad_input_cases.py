@@ -234,19 +234,6 @@ XFAIL_MODEL_N = (
     "needs fix in src/semiblind/unrolled/base.py: UnrolledNet.check_data should name the argument, e.g. "
     "'n_sources must be {self.n}, the number of sources this {cls} model was trained for; got {n}.'"
 )
-XFAIL_TRUTH = (
-    "needs fix in src/semiblind/cli/_evaluate.py: call io.load_input(args.truth, index=index, "
-    "argument='--truth') so a missing truth file is reported as --truth, not INPUT"
-)
-XFAIL_SET_FILE = (
-    "needs fix in src/semiblind/cli/_separate.py (_array_param): a missing FILE in --set KEY=FILE should raise "
-    "FileNotFoundError(f\"--set {key}={value}: file {path!r} does not exist.\") instead of naming INPUT"
-)
-XFAIL_OUT_EXT = (
-    "needs fix in src/semiblind/cli/_separate.py (run): check the result format of --out (e.g. "
-    "io.output_format(Path(args.out)) with the argument named --out) before loading INPUT and separating; today "
-    "the whole separation runs and prints its warnings before the bad extension is reported"
-)
 XFAIL_TRAIN = (
     "needs fix in src/semiblind/training/engine.py (load_npz_dataset): after MixtureSet.load, raise "
     "ValueError(f\"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} missing.\") when "
@@ -517,8 +504,8 @@ KINDS: list[Kind] = [
          _evaluate(lambda d: d / "none.npz", dataset), r"RESULT '.*none\.npz' does not exist\."),
     Kind("missing TRUTH", lambda d: _io().load_input(d / "none.npz", argument="--truth"), FileNotFoundError,
          r"^--truth '.*none\.npz' does not exist\.$",
-         _evaluate(result_file, lambda d: d / "none.npz"), r"--truth '.*none\.npz' does not exist\.",
-         xfail_cli=XFAIL_TRUTH),
+         _evaluate(result_file, lambda d: d / "none.npz"), r"^semiblind evaluate: error: --truth '.*none\.npz' "
+         r"does not exist\.$"),
     Kind("existing --json without --overwrite",
          cli=lambda d: ((d / "m.json").write_text("{}"), _evaluate(result_file, dataset, "--json",
                                                                    str(d / "m.json"))(d))[1],
@@ -593,13 +580,14 @@ KINDS: list[Kind] = [
          cli_match=r"model '.*model\.pt' is a pickle-based file \(\.pt\); semiblind never loads pickles"),
     Kind("output with an unknown extension", lambda d: _save(d, "out.txt"), ValueError,
          r"^out must end in \.npz or \.fits \(the result format is chosen by extension\); got '.*out\.txt'\.$",
-         lambda d: _separate_argv(dataset(d), folder=d, out="out.txt"), r"out must end in \.npz or \.fits",
-         xfail_cli=XFAIL_OUT_EXT),
+         lambda d: _separate_argv(dataset(d), folder=d, out="out.txt"),
+         r"error: --out must end in \.npz or \.fits \(the result format is chosen by extension\); got "
+         r"'.*out\.txt'\.$"),
     Kind("--set with an empty key", cli=_cli_data(good_X(), "--set", "=3"),
          cli_match=r"--set must be given as key=value; got '=3'\."),
     Kind("--set array from a missing file", cli=lambda d: _separate_argv(
              dataset(d), "--set", f"A0={d / 'nofile.npz'}", folder=d),
-         cli_match=r"--set A0=.*nofile\.npz: file '.*nofile\.npz' does not exist\.", xfail_cli=XFAIL_SET_FILE),
+         cli_match=r"--set A0=.*nofile\.npz: file '.*nofile\.npz' does not exist\.$"),
     Kind("--set array of the wrong shape", cli=lambda d: _separate_argv(
              dataset(d), "--set", f"A0={_other_A0(d)}", folder=d),
          cli_match=r"A0 must have shape \(8, 2\) \(channels, sources\); got \(5, 2\)\."),
@@ -619,7 +607,7 @@ KINDS: list[Kind] = [
          cli_match=r"snr_db must be a finite number of decibels or \+inf \(no noise\); got nan\."),
     Kind("simulate to a non-.npz name", cli=lambda d: ["simulate", "xray", "--n-samples", "2", "--pixels",
                                                        "64", "--out", str(d / "sim.txt")],
-         cli_match=r"must end in \.npz; got '.*sim\.txt'\."),
+         cli_match=r"error: --out must end in \.npz; got '.*sim\.txt'\.$"),
 ]
 
 

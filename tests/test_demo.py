@@ -96,18 +96,18 @@ def test_existing_folder_needs_overwrite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]  # nothing written
 
 
-def test_lpalm_input_scale_brings_energy_per_pixel_to_training_level(rng):
+def test_lpalm_input_scale_brings_the_energy_to_the_training_level(rng):
     X = rng.standard_normal((10, 1000))
-    c = demo.lpalm_input_scale(X, 4, 500)
-    # ||cX||_F^2 / t == n / t_train
-    assert math.isclose(np.sum((c * X) ** 2) / 1000, 4 / 500, rel_tol=1e-9)
+    c = demo.lpalm_input_scale(X, 4)
+    # ||cX||_F^2 == n, the energy of unit-norm spectra times unit-l2 source rows
+    assert math.isclose(np.sum((c * X) ** 2), 4.0, rel_tol=1e-9)
     with pytest.raises(ValueError, match="X"):
-        demo.lpalm_input_scale(np.zeros((3, 4)), 2, 10)
+        demo.lpalm_input_scale(np.zeros((3, 4)), 2)
 
 
 def test_lpalm_runs_with_a_shipped_model_and_is_scaled_back(tmp_path, monkeypatch):
     """A stand-in 'shipped' LPALM (paper initialisation, untrained) in a temporary models folder: the demo
-    feeds it c·X and divides S by c, so S_est matches a direct run on c·X divided by c."""
+    feeds it c·X and divides S by c, so its result equals a direct run on c·X with S divided by c."""
     from semiblind.training import model_files
     from semiblind.unrolled.lpalm import LPALM
 
@@ -117,7 +117,6 @@ def test_lpalm_runs_with_a_shipped_model_and_is_scaled_back(tmp_path, monkeypatc
     S0 = gen.standard_normal((4, 500))
     S0 /= np.linalg.norm(S0, axis=1, keepdims=True)
     net = LPALM(m=65, n=4, layers=3, init=(A0, S0))
-    net.contract = {"training": {"train_data": {"pixels": 500}}}
     models = tmp_path / "models"
     models.mkdir()
     model_files.save_model(net, models / "lpalm-test")
@@ -126,9 +125,9 @@ def test_lpalm_runs_with_a_shipped_model_and_is_scaled_back(tmp_path, monkeypatc
     res = demo.run_demo(tmp_path / "out", quick=True, progress=False, methods=("lpalm",))
     assert list(res.table) == ["lpalm"] and not res.skipped
     info = res.settings["methods"]["lpalm"]["info"]
-    assert info["training_pixels"] == 500
+    assert info["model"] == "lpalm-test"
     X = MixtureSet.load(tmp_path / "out" / "truth.npz").X[0]
-    c = demo.lpalm_input_scale(X, 4, 500)
+    c = demo.lpalm_input_scale(X, 4)
     assert math.isclose(info["input_scale"], c, rel_tol=1e-6)
     with torch.no_grad():
         A_direct, S_direct = net(torch.as_tensor(c * X.reshape(65, -1), dtype=torch.float32)[None])

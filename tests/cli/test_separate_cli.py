@@ -65,6 +65,42 @@ def test_multi_mixture_index_and_oracle(data, capsys):
     assert "(mixture 1)" in capsys.readouterr().out
 
 
+def test_set_array_from_an_npz_holding_only_that_array(data, capsys):
+    """``--set A=FILE.npz`` takes the file's ``A`` even when it holds no data set (no X), and ``FILE.npz:KEY``
+    another of its arrays: the oracle with the true A recovers S, with 2·A it gives S/2 (S = A⁺X is linear)."""
+    tmp, f, _, A, S = data
+    guess = tmp / "guess.npz"
+    np.savez(guess, A=2 * A, A_true=A)
+    out_true, out_twice = tmp / "true.npz", tmp / "twice.npz"
+    for spec, out in ((f"{guess}:A_true", out_true), (str(guess), out_twice)):
+        assert main(["separate", str(f), "--method", "oracle-s", "--n-sources", "2", "--set", f"A={spec}",
+                     "--set", "dtype=float64", "--out", str(out)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    with np.load(out_true, allow_pickle=False) as d:
+        np.testing.assert_allclose(d["S"], S, atol=0.05)
+        assert json.loads(str(d["info"]))["params"]["A"] == f"A_true of {guess}"
+    with np.load(out_twice, allow_pickle=False) as d:
+        np.testing.assert_allclose(d["S"], S / 2, atol=0.05)
+        assert json.loads(str(d["info"]))["params"]["A"] == f"A of {guess}"
+
+    # a name the file does not hold: one sentence listing what it holds, nothing written
+    missing = tmp / "missing.npz"
+    assert main(["separate", str(f), "--method", "oracle-s", "--n-sources", "2", "--set", f"A={guess}:B",
+                 "--out", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"semiblind separate: error: --set A={guess}:B: file '{guess}' has no array 'B'; found "
+                   "keys: A, A_true."), err
+    assert not missing.exists()
+
+
+def test_out_extension_checked_before_input(tmp_path, capsys):
+    """A bad --out is reported (naming --out) before INPUT is even read: here INPUT does not exist."""
+    assert main(["separate", str(tmp_path / "absent.npz"), "--method", "palm", "--n-sources", "2", "--out",
+                 str(tmp_path / "out.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("semiblind separate: error: --out must end in .npz or .fits") and "absent" not in err
+
+
 def test_errors_exit_2_with_one_line(data, capsys):
     tmp, f, _, _, _ = data
     out = tmp / "o.npz"

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     index = args.index
     if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
         index = int(res.info["index"])
-    truth = io.load_input(args.truth, index=index)
+    truth = io.load_input(args.truth, index=index, argument="--truth")
     if truth.A is None or truth.S is None:
         raise ValueError(f"--truth {args.truth!r} must hold the true 'A' and 'S' arrays; it has "
                          f"{'neither' if truth.A is None and truth.S is None else 'only one of them'}.")

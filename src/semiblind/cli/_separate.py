@@ -52,9 +52,45 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _npz_read(key: str, value: str, path: Path, chosen: str | None) -> tuple[list[str], np.ndarray | None]:
+    """The keys of the ``.npz`` archive ``path`` and its array ``chosen`` (``None``: keys only); plain arrays
+    only, pickles are never loaded."""
+    import zipfile
+
+    bad = f"--set {key}={value}: file {str(path)!r} must be a .npz archive of plain arrays"
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{bad}; it could not be read ({type(exc).__name__}).") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"{bad}; it holds a single .npy array.")
+    with z:
+        found = sorted(z.files)
+        if chosen is None:
+            return found, None
+        if chosen not in found:
+            raise ValueError(f"--set {key}={value}: file {str(path)!r} has no array {chosen!r}; found keys: "
+                             f"{', '.join(found) or 'none'}.")
+        try:
+            arr = z[chosen]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{bad}; its array {chosen!r} could not be read ({type(exc).__name__}).") from None
+    if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
+                                                           or arr.dtype == bool):
+        raise TypeError(f"--set {key}={value}: array {chosen!r} of {str(path)!r} must hold real numbers; got "
+                        f"an array of dtype {arr.dtype}.")
+    return found, arr
+
+
 def _array_param(key: str, value: str, cube: Any, index: int | None) -> tuple[np.ndarray, str]:
     """Resolve ``--set KEY=FILE[.npz][:FIELD]`` or ``KEY=input`` to an array and a description of its
-    origin."""
+    origin.
+
+    A ``.npz`` file holding a data set (an ``X`` array) is read through :func:`semiblind.io.load_input`, so
+    that ``--index`` picks the mixture of a multi-mixture file; any other ``.npz`` archive (e.g. one holding
+    only a guess ``A``) gives the named array as stored. Other formats are read with
+    :func:`semiblind.io.load_input`, whose ground-truth fields (A, S, X, noise) can be named.
+    """
     from .. import io
 
     field = ARRAY_PARAMS[key]
@@ -67,11 +103,21 @@ def _array_param(key: str, value: str, cube: Any, index: int | None) -> tuple[np
     path, sep, chosen = value.rpartition(":")
     if not sep or not path or "/" in chosen or "." in chosen:
         path, chosen = value, field
-    if chosen not in ("A", "S", "X", "noise"):
+    p = Path(path)
+    if not p.is_file():
+        what = "is a directory, not a file" if p.is_dir() else "does not exist"
+        error = IsADirectoryError if p.is_dir() else FileNotFoundError
+        raise error(f"--set {key}={value}: file {path!r} {what}.")
+    is_npz = p.suffix.lower() == ".npz"
+    fields = ("A", "S", "X", "noise")
+    if is_npz and (chosen not in fields or "X" not in _npz_read(key, value, p, None)[0]):
+        return _npz_read(key, value, p, chosen)[1], f"{chosen} of {path}"
+    if chosen not in fields:
         raise ValueError(
             f"--set {key}={value} must name the array A, S, X or noise after ':'; got {chosen!r}."
         )
-    src = io.load_input(path, index=index) if Path(path).suffix.lower() == ".npz" else io.load_input(path)
+    argument = f"--set {key}"
+    src = io.load_input(p, index=index, argument=argument) if is_npz else io.load_input(p, argument=argument)
     arr = getattr(src, chosen)
     if arr is None:
         raise ValueError(f"--set {key}={value}: file {path!r} has no array {chosen!r}.")
@@ -91,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
     from ..api import get_method, separate
     from ..solvers.base import ConvergenceWarning
 
+    try:
+        io.output_format(Path(args.out))
+    except ValueError:
+        raise ValueError(f"--out must end in .npz or .fits (the result format is chosen by extension); got "
+                         f"{args.out!r}.") from None
     check_output_path(args.out, overwrite=args.overwrite, argument="--out")
     cls = get_method(args.method)
     params = parse_set(args.set)

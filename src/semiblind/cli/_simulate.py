@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ._common import add_overwrite
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     from .._files import check_output_path
     from ..data import mixtures
 
+    if Path(args.out).suffix != ".npz":
+        raise ValueError(f"--out must end in .npz; got {args.out!r}.")
     out = check_output_path(args.out, overwrite=args.overwrite, argument="--out")
     progress = False if args.no_progress else None
     if args.kind == "remote":

@@ -126,28 +126,22 @@ def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch
 
 
 def load_npz_dataset(path: str | os.PathLike) -> Dataset:
-    """Read a dataset ``.npz`` (keys ``X``, ``A``, ``S``, optional ``meta`` JSON string; no pickles)."""
+    """Read a dataset ``.npz`` in the :class:`~semiblind.data.mixtures.MixtureSet` layout (keys ``X``, ``A``,
+    ``S``, optional ``meta`` JSON string; no pickles). Training needs the ground truth ``A`` and ``S``."""
+    from ..data.mixtures import MixtureSet
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"dataset {str(p)!r} does not exist.")
-    try:
-        from ..data.mixtures import MixtureSet
-
-        ms = MixtureSet.load(p)
-        return Dataset(torch.as_tensor(np.asarray(ms.X)), torch.as_tensor(np.asarray(ms.A)),
-                       torch.as_tensor(np.asarray(ms.S)), dict(getattr(ms, "meta", {}) or {}))
-    except ImportError:
-        pass
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            missing = [k for k in ("X", "A", "S") if k not in z.files]
-            if missing:
-                raise ValueError(f"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} "
-                                 f"missing.")
-            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
-            return Dataset(torch.as_tensor(z["X"]), torch.as_tensor(z["A"]), torch.as_tensor(z["S"]), meta)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"dataset {str(p)!r} must be a readable .npz file; it is not ({exc}).") from None
+    ms = MixtureSet.load(p)
+    missing = [k for k, v in (("A", ms.A), ("S", ms.S)) if v is None]
+    if missing:
+        raise ValueError(f"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} missing.")
+    X, S = np.asarray(ms.X), np.asarray(ms.S)
+    X = X.reshape(X.shape[0], X.shape[1], -1)
+    S = S.reshape(S.shape[0], S.shape[1], -1)
+    return Dataset(torch.as_tensor(X), torch.as_tensor(np.asarray(ms.A)), torch.as_tensor(S),
+                   dict(getattr(ms, "meta", {}) or {}))
 
 
 # ------------------------------------------------------------------------------------------------ models

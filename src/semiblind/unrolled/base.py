@@ -116,8 +116,8 @@ class UnrolledNet(nn.Module):
             )
         if n is not None and n != self.n:
             raise ValueError(
-                f"{n} sources were requested but this {type(self).__name__} model was trained for "
-                f"{self.n} sources."
+                f"n_sources must be {self.n}, the number of sources this {type(self).__name__} model was "
+                f"trained for; got {n}."
             )
 
     def _check_input(self, X: torch.Tensor) -> None:
