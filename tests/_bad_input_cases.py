@@ -230,15 +230,6 @@ class Kind:
 
 # Fixes needed in files owned elsewhere (strict xfails: they turn into failures once the fix lands, so the
 # marker is removed then).
-XFAIL_MODEL_N = (
-    "needs fix in src/semiblind/unrolled/base.py: UnrolledNet.check_data should name the argument, e.g. "
-    "'n_sources must be {self.n}, the number of sources this {cls} model was trained for; got {n}.'"
-)
-XFAIL_TRAIN = (
-    "needs fix in src/semiblind/training/engine.py (load_npz_dataset): after MixtureSet.load, raise "
-    "ValueError(f\"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} missing.\") when "
-    "ms.A or ms.S is None (today torch fails on an object array with an unrelated TypeError)"
-)
 
 
 def separate_quickly(X: Any, n: Any = N, method: str = "palm", **params: Any) -> Any:
@@ -440,8 +431,7 @@ KINDS: list[Kind] = [
     Kind("model trained for other sources",
          lambda d: separate_quickly(good_X(), method="lpalm", model=str(model_dir(d, n=N + 1))), ValueError,
          r"^n_sources must be 3, the number of sources this LPALM model was trained for; got 2\.$",
-         _cli_model(lambda d: model_dir(d, n=N + 1)), r"n_sources must be 3, the number of sources",
-         xfail_api=XFAIL_MODEL_N, xfail_cli=XFAIL_MODEL_N),
+         _cli_model(lambda d: model_dir(d, n=N + 1)), r"n_sources must be 3, the number of sources"),
     Kind("model folder without weights", lambda d: _load_model(model_without_weights(d)), FileNotFoundError,
          r"^model folder '.*model' has no model\.safetensors\.$",
          _cli_model(model_without_weights), r"model folder '.*model' has no model\.safetensors\."),
@@ -588,13 +578,19 @@ KINDS: list[Kind] = [
     Kind("--set array from a missing file", cli=lambda d: _separate_argv(
              dataset(d), "--set", f"A0={d / 'nofile.npz'}", folder=d),
          cli_match=r"--set A0=.*nofile\.npz: file '.*nofile\.npz' does not exist\.$"),
+    Kind("--set array from a pickled .npz", cli=lambda d: _separate_argv(
+             dataset(d), "--set", f"A0={pickle_npz(d)}:X", folder=d),
+         cli_match=r"--set A0=.*pickled\.npz:X: file '.*pickled\.npz' must be a \.npz archive of plain arrays; "
+         r"its array 'X' is a pickled object array, which semiblind never loads\.$"),
+    Kind("--set array file without the named array", cli=lambda d: _separate_argv(
+             dataset(d), "--set", f"A0={write_npz(d / 'guess.npz', A=np.ones((M, N)))}:B", folder=d),
+         cli_match=r"--set A0=.*guess\.npz:B: file '.*guess\.npz' has no array 'B'; found keys: A\.$"),
     Kind("--set array of the wrong shape", cli=lambda d: _separate_argv(
              dataset(d), "--set", f"A0={_other_A0(d)}", folder=d),
          cli_match=r"A0 must have shape \(8, 2\) \(channels, sources\); got \(5, 2\)\."),
     Kind("training set without A and S", lambda d: _load_dataset(train_set_without_truth(d)), ValueError,
          r"^dataset '.*train\.npz' must hold arrays X, A and S; A, S missing\.$",
-         _train(train_set_without_truth), r"dataset '.*train\.npz' must hold arrays X, A and S",
-         xfail_api=XFAIL_TRAIN, xfail_cli=XFAIL_TRAIN),
+         _train(train_set_without_truth), r"dataset '.*train\.npz' must hold arrays X, A and S"),
     Kind("training into an existing run", cli=_train_dir_exists,
          cli_match=r"out_dir '.*model_out' already holds a training run; pass resume=True \(--resume\)"),
     Kind("zero layers", cli=_train(multi_dataset, "--layers", "0"),

@@ -36,6 +36,7 @@ Settings that are not the methods' defaults, and why (all computed from the data
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -55,6 +56,7 @@ __all__ = [
     "DEMO_METHODS",
     "DemoResult",
     "TABLE_COLUMNS",
+    "check_report_dir",
     "demo_table_rows",
     "run_demo",
     "write_evaluation_report",
@@ -152,6 +154,12 @@ def _check_out_dir(out_dir: Any, overwrite: bool) -> Path:
         raise FileExistsError(f"out_dir {str(out)!r} already exists and is not empty; pass overwrite=True "
                               "(--overwrite) to write into it, or choose another folder (--out).")
     return out
+
+
+def check_report_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check a report folder before any work: its parent must exist (``FileNotFoundError``), it must not be a
+    file, and an existing non-empty folder needs ``overwrite`` (``FileExistsError``). Returns the path."""
+    return _check_out_dir(out_dir, overwrite)
 
 
 def _celestial_wcs(H: int, W: int) -> Any:
@@ -511,8 +519,11 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
             extra = (f" λ = {run.info['lambda']:.4g} = {PALM_LAMBDA_FRACTION:g} · λ_max, λ_max = "
                      f"‖A0ᵀX‖∞ = {run.info['lambda_max']:.4g} (from the data and the random start, not the "
                      "truth).")
-        state = "converged" if run.converged else "stopped at the iteration cap"
-        details.append(f"{name}: {run.n_iter} iterations/layers, {state}. Parameters: {', '.join(bits)}.{extra}")
+        if run.info.get("architecture") is not None or name == "lpalm":
+            state = f"{run.n_iter} layers (a network runs all its layers)"
+        else:
+            state = f"{run.n_iter} iterations, " + ("converged" if run.converged else "stopped at the iteration cap")
+        details.append(f"{name}: {state}. Parameters: {', '.join(bits)}.{extra}")
         for msg in notes.get(name, []):
             details.append(f"{name} warning — {msg}")
     for name, why in skipped.items():
@@ -520,7 +531,7 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
     rows = demo_table_rows(table)
     metrics_html = html_table("Metrics after alignment on the truth", list(TABLE_COLUMNS), rows)
     files_list = "\n".join(
-        f"<li><code>{p.relative_to(out).as_posix()}</code></li>" for p in sorted(files))
+        f"<li><code>{html.escape(p.relative_to(out).as_posix())}</code></li>" for p in sorted(files))
     sections = [
         ("Data", intro, []),
         ("Metrics", "<div>" + metrics_html + "</div>", [("Metrics of every method", figures.bars)]),
@@ -533,7 +544,7 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
                       "colour scale (a perfect fit leaves only noise, about σ√m everywhere) and the RMS "
                       "residual per channel.", [("residuals", figures.residuals)]),
         ("Methods and settings", "\n\n".join(details), []),
-        ("Files", f"<p>Written to <code>{out}</code>:</p><ul>{files_list}</ul>"
+        ("Files", f"<p>Written to <code>{html.escape(str(out))}</code>:</p><ul>{files_list}</ul>"
                   "<p>Re-score any result with <code>semiblind evaluate results/METHOD.npz --truth "
                   "truth.npz</code>.</p>", []),
     ]

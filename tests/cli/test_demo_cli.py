@@ -35,6 +35,15 @@ def test_demo_quick_writes_the_report_and_prints_the_table(tmp_path, capsys, mon
     # the evaluate verb scores a demo result against the demo truth
     assert main(["evaluate", str(out / "results" / "gmca.npz"), "--truth", str(out / "truth.npz")]) == 0
     assert "overall" in capsys.readouterr().out
+    rep = tmp_path / "rep"
+    args = ["evaluate", str(out / "results" / "palm.fits"), "--truth", str(out / "truth.npz"), "--report", str(rep)]
+    assert main(args) == 0
+    assert str(rep / "index.html") in capsys.readouterr().out
+    html = (rep / "index.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 4  # metric bars, spectra, maps, residual
+    assert main(args) == 2  # the report folder is not empty now
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
 
     # a second run into the same folder needs --overwrite: one line, exit code 2, nothing changed
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}

@@ -36,6 +36,8 @@ def add_parser(subparsers: Any) -> None:
                    help="which mixture of a multi-mixture TRUTH file (default: the one RESULT was made from, "
                    "else 0)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to this JSON file")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="also write an HTML report with figures (spectra, maps, residual, metric bars) into DIR")
     add_overwrite(p)
     p.set_defaults(func=run)
 
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json is not None:
         check_output_path(args.json, overwrite=args.overwrite, argument="--json")
+    if args.report is not None:
+        from ..demo import check_report_dir
+
+        check_report_dir(args.report, overwrite=args.overwrite)
     res = io.load_result(args.result)
     index = args.index
     if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
@@ -131,4 +137,11 @@ def run(args: argparse.Namespace) -> int:
             "perm": _num(scores["perm"]),
         }
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n", overwrite=args.overwrite)
+    if args.report is not None:
+        from ..demo import write_evaluation_report
+
+        report = write_evaluation_report(args.report, A_est, S_est, A_true, S_true, X=truth.X,
+                                         energies=truth.energies, noise=noise, method=method,
+                                         overwrite=args.overwrite)
+        print(f"Report: {report}")
     return 0

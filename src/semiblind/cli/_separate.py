@@ -52,9 +52,9 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _npz_read(key: str, value: str, path: Path, chosen: str | None) -> tuple[list[str], np.ndarray | None]:
-    """The keys of the ``.npz`` archive ``path`` and its array ``chosen`` (``None``: keys only); plain arrays
-    only, pickles are never loaded."""
+def _npz_read(key: str, value: str, path: Path, chosen: str) -> tuple[list[str], np.ndarray]:
+    """The keys of the ``.npz`` archive ``path`` and its array ``chosen`` (plain real arrays only; pickles are
+    never loaded)."""
     import zipfile
 
     bad = f"--set {key}={value}: file {str(path)!r} must be a .npz archive of plain arrays"
@@ -66,14 +66,15 @@ def _npz_read(key: str, value: str, path: Path, chosen: str | None) -> tuple[lis
         raise ValueError(f"{bad}; it holds a single .npy array.")
     with z:
         found = sorted(z.files)
-        if chosen is None:
-            return found, None
         if chosen not in found:
             raise ValueError(f"--set {key}={value}: file {str(path)!r} has no array {chosen!r}; found keys: "
                              f"{', '.join(found) or 'none'}.")
         try:
             arr = z[chosen]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        except ValueError:  # numpy refuses object arrays (pickles) under allow_pickle=False
+            raise ValueError(f"{bad}; its array {chosen!r} is a pickled object array, which semiblind never "
+                             "loads.") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{bad}; its array {chosen!r} could not be read ({type(exc).__name__}).") from None
     if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
                                                            or arr.dtype == bool):
@@ -110,9 +111,12 @@ def _array_param(key: str, value: str, cube: Any, index: int | None) -> tuple[np
         raise error(f"--set {key}={value}: file {path!r} {what}.")
     is_npz = p.suffix.lower() == ".npz"
     fields = ("A", "S", "X", "noise")
-    if is_npz and (chosen not in fields or "X" not in _npz_read(key, value, p, None)[0]):
-        return _npz_read(key, value, p, chosen)[1], f"{chosen} of {path}"
-    if chosen not in fields:
+    if is_npz:
+        found, arr = _npz_read(key, value, p, chosen)
+        if "X" not in found or chosen not in fields:
+            return arr, f"{chosen} of {path}"
+        # a data set: its layout (multi-mixture batch, --index, cube shape) is io.load_input's business
+    elif chosen not in fields:
         raise ValueError(
             f"--set {key}={value} must name the array A, S, X or noise after ':'; got {chosen!r}."
         )
