@@ -19,19 +19,17 @@ The demo is the library's front door (issue #6). In one call, :func:`run_demo`
 
 Settings that are not the methods' defaults, and why (all computed from the data, never from the truth):
 
-- **LPALM** was trained on mixtures of unit-norm spectra and unit-l2 source rows, so its training mixtures
-  have ``‖X‖²_F ≈ n``; its learned step sizes (``L_A(k)`` ≈ ``‖S Sᵀ‖₂``) and thresholds are absolute, so
-  the demo feeds it ``c·X`` with ``c = sqrt(n / ‖X‖²_F)`` (the data's own energy brought to that level) and
-  divides the estimated S by ``c``. On the demo cube ``c`` is close to 1 (the simulated maps have unit-l2
-  rows too); matching the energy *per pixel* instead (``c ≈ sqrt(t / 500)``, the training images having 500
-  pixels) makes LPALM fail (NMSE(A) > 1 in trial runs), matching the largest singular value instead gives
-  the same results as this rule.
+- **LPALM** runs with the separator's default ``input_scale="energy"`` (X brought to the energy of the
+  training mixtures, ``‖X‖²_F = n``, and S scaled back; see :class:`semiblind.unrolled.lpalm.LPALMSeparator`).
+  On the demo cube the factor is close to 1; matching the energy *per pixel* instead (``c ≈ sqrt(t / 500)``,
+  the training mixtures having 500 pixels) makes LPALM fail (NMSE(A) > 1 in trial runs).
 - **PALM**: ``λ = 0.03 · λ_max`` with ``λ_max = ‖A0ᵀX‖_∞`` for the random unit-column start ``A0`` drawn from
   the seed (:func:`semiblind.solvers.palm.initial_mixing`; the scale used by
   :func:`semiblind.solvers.palm.select_lambda`). The fraction was fixed once from trial runs at other seeds.
-- **Iteration caps** (to stay within the time budget): GMCA ``max_iter=100`` (quick: 50), PALM
-  ``max_iter=1000`` (quick: 300), HALS ``max_iter=100`` (quick: 50). Capped solvers report
-  ``converged=False``; the report says so.
+- **Iteration caps** (to stay within the time budget): GMCA ``max_iter=200`` (its default; quick: 100), PALM
+  ``max_iter=2000`` (quick: 1000; its default is 5000), HALS ``max_iter=200`` (quick: 100). Capped solvers
+  report ``converged=False``; the report says so.
+- **Threads**: torch runs with one intra-op thread during the demo (see ``threads`` of :func:`run_demo`).
 """
 
 from __future__ import annotations
@@ -71,7 +69,7 @@ PALM_LAMBDA_FRACTION = 0.03
 """PALM's λ as a fraction of ``λ_max = ‖A0ᵀX‖_∞`` (see the module docstring)."""
 
 # Iteration caps (default run, quick run).
-CAPS: dict[str, tuple[int, int]] = {"gmca": (100, 50), "palm": (1000, 300), "hals": (100, 50)}
+CAPS: dict[str, tuple[int, int]] = {"gmca": (200, 100), "palm": (2000, 1000), "hals": (200, 100)}
 
 DEMO_METHODS = ("lpalm", "gmca", "palm", "hals", "sgmca", "almu")
 """The methods the demo tries, in table order; those not installed (sGMCA, ALMU before they land) are left
@@ -175,16 +173,6 @@ def _celestial_wcs(H: int, W: int) -> Any:
     return w
 
 
-def lpalm_input_scale(X: np.ndarray, n_sources: int) -> float:
-    """The factor ``c = sqrt(n / ‖X‖²_F)`` that gives ``X`` the energy of LPALM's training mixtures
-    (unit-norm spectra, unit-l2 source rows: ``‖A S‖²_F ≈ n``); see the module docstring."""
-    Xf = np.asarray(X, dtype=np.float64)
-    energy = float(np.sum(Xf**2))
-    if not energy > 0:
-        raise ValueError("X must not be all zeros; its Frobenius norm is 0.")
-    return math.sqrt(n_sources / energy)
-
-
 @dataclass
 class _Run:
     A: np.ndarray
@@ -208,14 +196,8 @@ def _run_lpalm(X: np.ndarray, n: int, seed: int, quick: bool) -> _Run:
     from .training.model_files import find_shipped_model
 
     name = find_shipped_model(X.shape[0], n, classes=("LPALM",))
-    scale = lpalm_input_scale(X, n)
-    t0 = time.perf_counter()
-    run = _separate((scale * X).astype(X.dtype), n, "lpalm", seed, model=name)
-    run.S = run.S / scale
-    run.seconds = time.perf_counter() - t0
-    run.params = {"model": name}
-    run.info.update({"input_scale": scale,
-                     "input_scale_rule": "c = sqrt(n / ||X||_F^2); LPALM run on c X, its S divided by c"})
+    run = _separate(X, n, "lpalm", seed, model=name, input_scale="energy")
+    run.params = {"model": name, "input_scale": "energy"}
     return run
 
 
@@ -283,6 +265,7 @@ def run_demo(
     overwrite: bool = False,
     progress: bool = True,
     methods: tuple[str, ...] | None = None,
+    threads: int | None = 1,
 ) -> DemoResult:
     """Simulate a Chandra-like Cas A cube, separate it with every method, and write results, figures and an
     HTML report into ``out_dir`` (see the module docstring for the data, the methods and their settings).
@@ -296,6 +279,10 @@ def run_demo(
     overwrite : write into an existing non-empty folder, replacing the demo's files.
     progress : show a progress bar (tqdm, on stderr) over the steps.
     methods : restrict to these names of :data:`DEMO_METHODS` (default: all that are installed).
+    threads : torch intra-op threads while the demo runs (restored afterwards); ``None`` keeps torch's
+        setting. Default 1: the demo's arrays (65 × 16384) are too small to gain from more, and on a 2-core
+        machine with other work running, two threads made PALM's element-wise steps about 20 times slower
+        (300 iterations: 0.8 s with one thread, 16 s with two, CPU time alike).
 
     Returns
     -------
@@ -320,8 +307,21 @@ def run_demo(
             avail = ", ".join(m for m in DEMO_METHODS if m in installed)
             raise ValueError(f"methods must be names among {avail}; got {', '.join(map(repr, bad))}.")
         wanted = list(methods)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int or None; got {threads!r}.")
     out = _check_out_dir(out_dir, overwrite)
+    import torch
 
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_demo(out, seed, quick, progress, wanted)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_demo(out: Path, seed: int, quick: bool, progress: bool, wanted: list[str]) -> DemoResult:
     t_start = time.perf_counter()
     n_steps = 1 + len(wanted) + 2  # simulate, one per method, figures, files + report
     with _progress(n_steps, progress) as bar:
@@ -513,8 +513,8 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
         bits = [f"{k}={v}" for k, v in run.params.items() if k not in ("dtype", "device", "verbose")]
         extra = ""
         if name == "lpalm":
-            extra = (f" Model {run.params.get('model')}; input scale c = {run.info.get('input_scale', 1.0):.4g} "
-                     f"(rule: {run.info.get('input_scale_rule')}).")
+            extra = (f" Model {run.params.get('model')}; input scale c = {run.info['input_scale'][0]:.4g} "
+                     "(c = sqrt(n / ||X||_F^2): LPALM runs on c·X and S is divided by c).")
         elif name == "palm":
             extra = (f" λ = {run.info['lambda']:.4g} = {PALM_LAMBDA_FRACTION:g} · λ_max, λ_max = "
                      f"‖A0ᵀX‖∞ = {run.info['lambda_max']:.4g} (from the data and the random start, not the "

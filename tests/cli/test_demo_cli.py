@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
-
 from semiblind import demo
 from semiblind.cli import main
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the quick demo is small, and extra threads only contend on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_demo_quick_writes_the_report_and_prints_the_table(tmp_path, capsys, monkeypatch):

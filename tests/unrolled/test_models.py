@@ -237,3 +237,24 @@ def test_bad_inputs(rng):
         LPALM(m=3, n=5)
     with pytest.raises(ValueError, match="init A must have shape"):
         LPALM(m=8, n=3, init=(A[0].T, S[0]))
+
+
+def test_lpalm_separator_energy_scaling_is_scale_equivariant():
+    """With input_scale="energy" (default) LPALM sees the same network input for X and k·X, so A is unchanged
+    and S scales by k; with "none" the absolute thresholds make the result depend on the scale."""
+    import semiblind
+
+    gen = np.random.default_rng(3)
+    A = np.abs(gen.standard_normal((65, 4)))
+    A /= np.linalg.norm(A, axis=0)
+    S = gen.standard_normal((4, 300)) * (gen.random((4, 300)) < 0.3)
+    X = A @ S
+    ref = semiblind.separate(X, 4, method="lpalm", dtype="float64")
+    big = semiblind.separate(1000.0 * X, 4, method="lpalm", dtype="float64")
+    np.testing.assert_allclose(big.A, ref.A, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(big.S, 1000.0 * ref.S, rtol=1e-9, atol=1e-9 * np.abs(big.S).max())
+    c = np.sqrt(4 / np.sum(X**2))
+    assert np.isclose(ref.info["input_scale"][0], c, rtol=1e-12)
+    raw = semiblind.separate(1000.0 * X, 4, method="lpalm", dtype="float64", input_scale="none")
+    assert "input_scale" not in raw.info
+    assert not np.allclose(raw.A, ref.A, atol=1e-3)

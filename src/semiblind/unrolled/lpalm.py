@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .._backend import as_tensor, spectral_norm_sq
-from .._validation import NONE, InstanceOf
+from .._validation import NONE, InstanceOf, Options
 from ..solvers.base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from ..solvers.iterates import gradient_step_a, lista_step_s, sparse_step_s
 from ..transforms import starlet_forward, starlet_inverse
@@ -319,11 +319,19 @@ class _LearnedSeparator(BaseSeparator):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return net(X, image_shape=image_shape) if isinstance(net, LPALM) else net(X)
 
+    def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
+        """Per-sample factor ``c`` applied to X before the network (``None``: no rescaling)."""
+        return None
+
     def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
         net, label = self._resolve_model(int(X.shape[1]))
         self.model_ = net
-        A, S = self._forward(net, X, image_shape)
+        c = self._input_scale(X)
+        A, S = self._forward(net, X if c is None else c * X, image_shape)
         info = {"model": label, "architecture": net.architecture()}
+        if c is not None:
+            S = S / c
+            info["input_scale"] = c.reshape(-1).tolist()
         return FitResult(A=A, S=S, n_iter=net.layers, converged=True, info=info)
 
 
@@ -335,6 +343,12 @@ class LPALMSeparator(_LearnedSeparator):
     Parameters
     ----------
     n_sources : number of sources; must equal the model's.
+    input_scale : ``"energy"`` (default) or ``"none"``. LPALM's thresholds θ(k) and steps 1/L_A(k) are absolute
+        numbers learned on mixtures of unit-norm spectra and unit-l2 source rows, whose energy is
+        ``‖X‖²_F ≈ n``; the network is therefore not scale-invariant. ``"energy"`` runs it on ``c·X`` with
+        ``c = sqrt(n / ‖X‖²_F)`` per sample and divides the estimated S by ``c``, so ``separate(k·X)`` returns
+        the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
+        ``"none"`` feeds X as it is (for data already on the training scale).
     model : a model folder, a shipped model name (e.g. ``"lpalm-xray65"``) or an :class:`LPALM` module.
     Default
         (None): the shipped LPALM whose channel count and source count match X (the input carries no energy
@@ -348,6 +362,31 @@ class LPALMSeparator(_LearnedSeparator):
     name = "lpalm"
     model_classes = ("LPALM",)
     needs_model_file = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **_LearnedSeparator._parameter_constraints,
+        "input_scale": [Options(("energy", "none"))],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_sources: int,
+        model: Any = None,
+        input_scale: str = "energy",
+        random_state: Any = None,
+        dtype: str = "float32",
+        device: Any = "cpu",
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(n_sources=n_sources, model=model, random_state=random_state, dtype=dtype,
+                         device=device, verbose=verbose)
+        self.input_scale = input_scale
+
+    def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
+        if self.input_scale == "none":
+            return None
+        energy = X.square().sum(dim=(-2, -1), keepdim=True)  # > 0: check_data rejects all-zero data
+        return torch.sqrt(self.n_sources / energy)
 
 
 def shipped_default_name(m: int, n: int) -> str:
