@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_XRAY = Path(os.environ.get("SEMIBLIND_SHARED_XRAY", REPO.parent / "shared" / "data" / "xray"))

@@ -13,6 +13,8 @@ from semiblind.training import build_model, load_model, shipped_models
 from semiblind.training.model_files import find_shipped_model
 from semiblind.unrolled import LISTACP, LPALM
 
+SOURCES_MISMATCH = r"n_sources must be 2, the number of sources this LPALM model was trained for; got 3\."
+
 
 def _set(seed: int = 0, N: int = 6, m: int = 8, n: int = 2, t: int = 30):
     rng = np.random.default_rng(seed)
@@ -58,7 +60,7 @@ def test_wrong_sizes_state_both_numbers(saved):
     _, d, _ = saved
     with pytest.raises(ValueError, match="has 5 channels but this LPALM model was trained for 8 channels"):
         load_model(d, m=5)
-    with pytest.raises(ValueError, match=r"n_sources must be 2, the number of sources this LPALM model was trained for; got 3\."):
+    with pytest.raises(ValueError, match=SOURCES_MISMATCH):
         load_model(d, m=8, n=3)
 
 
@@ -111,7 +113,7 @@ def test_lpalm_separator_with_a_model_folder(saved):
     np.testing.assert_allclose(sep.S, S_ref[0].numpy(), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="X has 7 channels but this LPALM model was trained for 8"):
         semiblind.separate(X[0][:7], 2, method="lpalm", model=str(d))
-    with pytest.raises(ValueError, match=r"n_sources must be 2, the number of sources this LPALM model was trained for; got 3\."):
+    with pytest.raises(ValueError, match=SOURCES_MISMATCH):
         semiblind.separate(X[0], 3, method="lpalm", model=str(d))
 
 
