@@ -105,7 +105,7 @@ def test_weights_not_matching_config(tmp_path, saved):
 
 def test_lpalm_separator_with_a_model_folder(saved):
     model, d, (X, A, S) = saved
-    sep = semiblind.separate(X[0], 2, method="lpalm", model=str(d))
+    sep = semiblind.separate(X[0], 2, method="lpalm", model=str(d), input_scale="none")
     assert sep.A.shape == (8, 2) and sep.S.shape == (2, 30) and sep.n_iter == 3
     assert sep.info["model"] == str(d)
     with torch.no_grad():
