@@ -55,7 +55,10 @@ def test_other_targets_smoke(shared_xray, tmp_path, name, files):
     if name == "lpalm-appendix-d":
         assert set(doc["s_only"]) == {"true A", "10 dB-noisy A"}
         assert set(doc["s_only"]["true A"]) == {"ISTA", "ISTA-LLT", "LISTA", "LISTA-CP"}
-        assert len(doc["lpalm_variants"]) == 3
+        assert len(doc["lpalm_variants"]) == 4
+        assert any("ISTA S-update" in k for k in doc["lpalm_variants"])
+        # the LPALM-ISTA λ is the classical ISTA's choice with the true A, and the table says so
+        assert doc["ista_lambda"]["true A"] > 0 and f"{doc['ista_lambda']['true A']:.4g}" in md
 
 
 def test_settings_modes_and_reductions():
@@ -91,3 +94,22 @@ def test_table1_quick(shared_xray, tmp_path):
     res = lp.run_lpalm_table1(quick=True, out_dir=tmp_path, data_path=shared_xray, progress=False)
     # Even the reduced run must show LPALM ahead of PALM, as the paper does.
     assert res["ours"]["lpalm_median_nmse"] < res["ours"]["palm_median_nmse"]
+
+
+def test_thresholds_smoke_same_data_and_seeds(shared_xray, tmp_path):
+    res = lp.run("lpalm-thresholds", quick="smoke", out_dir=tmp_path, data_path=shared_xray, progress=False)
+    doc, md = _load(tmp_path, "lpalm-thresholds")
+    assert md == res["markdown"] and "Mode: smoke" in md
+    assert (tmp_path / "lpalm-thresholds.png").stat().st_size > 0
+    assert "lpalm-thresholds" in lp.TARGETS
+    ours = doc["ours"]
+    for mode, n_theta in (("scalar", 1), ("per-source", 4)):
+        o = ours[mode]
+        assert 0 < o["median_nmse_S"] < np.inf and 0 < o["median_nmse_A"] < np.inf
+        assert len(o["median_nmse_S_per_seed"]) == lp.SMOKE.thr_seeds
+        # the last layer's learned thresholds: one scalar, or one per source (n = 4)
+        assert np.asarray(o["last_layer_theta"][0]).size == n_theta
+        assert mode in md
+    n_test = lp.SMOKE.n_test
+    assert len(doc["per_mixture"]["scalar"]["nmse_S"][0]) == n_test
+    assert 0.0 <= ours["per_source_better_fraction"] <= 1.0

@@ -258,3 +258,58 @@ def test_lpalm_separator_energy_scaling_is_scale_equivariant():
     raw = semiblind.separate(1000.0 * X, 4, method="lpalm", dtype="float64", input_scale="none")
     assert "input_scale" not in raw.info
     assert not np.allclose(raw.A, ref.A, atol=1e-3)
+
+
+def test_lpalm_ista_s_update_is_palm_s_step_by_hand(rng):
+    """s_update="ista": S ← ST_{λ/L_S}(S − (1/L_S) Aᵀ(A S − X)), L_S = λ_max(AᵀA) of the current A, per
+    sample, written out in NumPy; then A ← Π(A − (1/L_A(k)) (A S − X) Sᵀ) with the learned L_A(k)."""
+    X, _, _ = _problem(rng, B=2)
+    K, m, n, lam = 3, 8, 3, 0.05
+    L_A = np.array([2.0, 4.0, 3.0])
+    net = LPALM(m=m, n=n, layers=K, s_update="ista", lam=lam, dtype="float64")
+    with torch.no_grad():
+        net.L_A.copy_(torch.as_tensor(L_A))
+    A_h = np.full((2, m, n), 1 / np.sqrt(m))
+    S_h = np.zeros((2, n, 40))
+    for k in range(K):
+        L_S = np.array([np.linalg.eigvalsh(a.T @ a).max() for a in A_h])[:, None, None]
+        S_h = _st(S_h - np.swapaxes(A_h, -1, -2) @ (A_h @ S_h - X) / L_S, lam / L_S)
+        A_h = _proj(A_h - (A_h @ S_h - X) @ np.swapaxes(S_h, -1, -2) / L_A[k])
+    # At the start Ã = 1/√m, so ÃᵀÃ is the all-ones n×n matrix and L_S = n in the first layer.
+    S1 = net.s_step(torch.zeros(2, n, 40, dtype=torch.float64), torch.full((2, m, n), 1 / np.sqrt(m),
+                    dtype=torch.float64), torch.as_tensor(X), 0)
+    B_h = np.full((2, m, n), 1 / np.sqrt(m))
+    np.testing.assert_allclose(S1.numpy(), _st(np.swapaxes(B_h, -1, -2) @ X / n, lam / n), rtol=1e-12)
+    A_est, S_est = net(torch.as_tensor(X))
+    np.testing.assert_allclose(S_est.detach().numpy(), S_h, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(A_est.detach().numpy(), A_h, rtol=1e-10, atol=1e-12)
+    # Only the A-steps are learned, and they receive gradients.
+    assert [name for name, _ in net.named_parameters()] == ["L_A"]
+    A_est.sum().backward()
+    assert net.L_A.grad is not None and torch.isfinite(net.L_A.grad).all() and net.L_A.grad.abs().sum() > 0
+
+
+def test_lpalm_ista_s_update_save_load_round_trip(rng, tmp_path):
+    from semiblind.training.model_files import load_model
+
+    X, A, S = _problem(rng, B=2)
+    net = LPALM(m=8, n=3, layers=3, s_update="ista", lam=0.03, init=(A[0], S[0]), dtype="float64")
+    with torch.no_grad():
+        net.L_A.mul_(torch.tensor([1.0, 1.5, 2.0], dtype=torch.float64))
+    net.save(tmp_path / "m")
+    back = load_model(tmp_path / "m")
+    assert back.s_update == "ista" and back.lam == 0.03 and back.architecture() == net.architecture()
+    Xt = torch.as_tensor(X)
+    for u, v in zip(net(Xt), back(Xt)):
+        torch.testing.assert_close(u.detach(), v.detach(), rtol=0, atol=0)
+
+
+def test_lpalm_ista_s_update_bad_arguments():
+    with pytest.raises(ValueError, match="lam must be a finite float >= 0"):
+        LPALM(m=8, n=3, s_update="ista")
+    with pytest.raises(ValueError, match="lam must be a finite float >= 0"):
+        LPALM(m=8, n=3, s_update="ista", lam=-1.0)
+    with pytest.raises(ValueError, match="threshold must be 'scalar'"):
+        LPALM(m=8, n=3, s_update="ista", lam=0.1, threshold="per-source")
+    with pytest.raises(ValueError, match="lam must be None"):
+        LPALM(m=8, n=3, s_update="lista-cp", lam=0.1)

@@ -192,7 +192,10 @@ def run(args: argparse.Namespace) -> int:
     io.save_result(args.out, sep.A, sep.S, info=info, energies=cube.energies, wcs=cube.wcs,
                    overwrite=args.overwrite)
     shape = "×".join(str(s) for s in cube.X.shape[1:])
-    status = "converged" if converged else "stopped at max_iter"
+    if "model" in sep.info:  # a learned network always runs all its layers
+        steps = f"{n_iter} layers of model {sep.info['model']}"
+    else:
+        steps = f"{n_iter} iteration(s) ({'converged' if converged else 'stopped at max_iter'})"
     print(f"{sep.method}: {args.n_sources} sources from {args.input}{note}, {cube.X.shape[0]} channels × "
-          f"{shape} pixels, {n_iter} iteration(s) ({status}) in {sep.seconds:.2f} s -> {args.out}")
+          f"{shape} pixels, {steps} in {sep.seconds:.2f} s -> {args.out}")
     return 0

@@ -31,7 +31,15 @@ with the scales laid side by side as pixels, the coarse scale of S is ``Ã⁺ c_
 and S is the inverse transform (sum of scales).
 
 Variants of the S-update (paper App. D) are available through ``s_update``: ``"lista-cp"`` (eq. 8, default),
-``"ista-llt"`` (``W = Ã(k)/L_S(k)`` with a learned ``L_S(k)``) and ``"lista"`` (``S ← ST_θ(W1 S + W2 X)``).
+``"ista-llt"`` (``W = Ã(k)/L_S(k)`` with a learned ``L_S(k)``), ``"lista"`` (``S ← ST_θ(W1 S + W2 X)``) and
+``"ista"``, PALM's own S-step (paper eq. 6, first line):
+
+    S̃(k+1) = ST_{λ/L_S}( S̃(k) − (1/L_S) Ã(k)ᵀ (Ã(k) S̃(k) − X) ),   L_S = ‖Ã(k)ᵀÃ(k)‖₂
+
+with ``L_S`` computed from the current estimate Ã(k) in every layer and sample, and λ a single fixed
+hyper-parameter (constructor argument ``lam``, stored in the architecture); only the A-steps ``1/L_A(k)``
+are learned. It is :func:`~semiblind.solvers.iterates.sparse_step_s` with ``W = Ã(k)/L_S`` and
+``θ = λ/L_S``, i.e. PALM truncated to K iterations with learned A-step sizes.
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ from .base import UnrolledNet, clamp_lipschitz, clamp_theta, register_model
 ALPHA_INIT = 1e-5
 """α of the paper's initialisation θ(k) = α / L_S (App. A)."""
 
-S_UPDATES = ("lista-cp", "ista-llt", "lista")
+S_UPDATES = ("lista-cp", "ista-llt", "lista", "ista")
 THRESHOLDS = ("scalar", "per-source")
 
 
@@ -88,7 +96,11 @@ class LPALM(UnrolledNet):
     layers : number of layers K (paper: 25).
     tied : share one set of parameters across all layers (default: untied, as in the paper).
     threshold : ``"scalar"`` (one θ per layer, the paper) or ``"per-source"`` (one θ per layer and source).
-    s_update : ``"lista-cp"`` (eq. 8), ``"ista-llt"`` or ``"lista"`` (App. D variants).
+    s_update : ``"lista-cp"`` (eq. 8), ``"ista-llt"``, ``"lista"`` or ``"ista"`` (App. D variants). With
+        ``"ista"`` the S-step is PALM's (``W = Ã(k)/L_S``, ``θ = λ/L_S``, ``L_S = ‖Ã(k)ᵀÃ(k)‖₂``); it has no
+        threshold parameter, so ``threshold`` must be ``"scalar"``, and only ``L_A(k)`` is trained.
+    lam : λ of the ``"ista"`` S-update, a fixed (not learned) float ``>= 0`` on the scale of ``AᵀX``; required
+        with ``s_update="ista"`` and not accepted with the learned S-updates.
     wavelet : run on starlet detail coefficients (App. A).
     n_scales : number of starlet detail scales in wavelet mode.
     init : a training pair ``(A (m, n), S (n, t))`` for the paper's initialisation; without it the parameters
@@ -118,6 +130,7 @@ class LPALM(UnrolledNet):
         n_scales: int = 3,
         init: Any = None,
         alpha: float = ALPHA_INIT,
+        lam: float | None = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(m=m, n=n, layers=layers, dtype=dtype)
@@ -130,6 +143,16 @@ class LPALM(UnrolledNet):
             raise ValueError(f"n_scales must be a positive int; got {n_scales!r}.")
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha >= 0):
             raise ValueError(f"alpha must be a finite float >= 0; got {alpha!r}.")
+        if s_update == "ista":
+            if isinstance(lam, bool) or not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
+                raise ValueError(f"lam must be a finite float >= 0 when s_update is 'ista'; got {lam!r}.")
+            if threshold != "scalar":
+                raise ValueError(f"threshold must be 'scalar' when s_update is 'ista' (its threshold λ/L_S is "
+                                 f"not learned); got {threshold!r}.")
+        elif lam is not None:
+            raise ValueError(f"lam must be None when s_update is {s_update!r} (only the 'ista' S-update uses a "
+                             f"fixed λ); got {lam!r}.")
+        self.lam = None if lam is None else float(lam)
         self.tied = bool(tied)
         self.threshold = threshold
         self.s_update = s_update
@@ -148,12 +171,13 @@ class LPALM(UnrolledNet):
             L_S = torch.ones((), dtype=dt)
             L_A = torch.ones((), dtype=dt)
             theta0 = torch.zeros((), dtype=dt)
-        self.theta = nn.Parameter(theta0.expand(_threshold_shape(P, n, threshold)).clone())
+        if s_update != "ista":  # the "ista" S-step has the fixed threshold λ/L_S
+            self.theta = nn.Parameter(theta0.expand(_threshold_shape(P, n, threshold)).clone())
         if s_update == "lista-cp":
             self.W = nn.Parameter((A0 / L_S).expand(P, m, n).clone())
         elif s_update == "ista-llt":
             self.L_S = nn.Parameter(L_S.expand(P).clone())
-        else:  # lista
+        elif s_update == "lista":
             G = A0.mT @ A0
             eye = torch.eye(n, dtype=dt)
             W1 = eye - G / L_S if init is not None else torch.zeros(n, n, dtype=dt)
@@ -163,7 +187,7 @@ class LPALM(UnrolledNet):
 
     # ------------------------------------------------------------------------------------------ description
     def architecture(self) -> dict[str, Any]:
-        return {
+        arch = {
             **super().architecture(),
             "tied": self.tied,
             "threshold": self.threshold,
@@ -171,15 +195,30 @@ class LPALM(UnrolledNet):
             "wavelet": self.wavelet,
             "n_scales": self.n_scales,
         }
+        if self.s_update == "ista":
+            arch["lam"] = self.lam
+        return arch
 
     # ------------------------------------------------------------------------------------------ layers
     def layer_theta(self, k: int) -> torch.Tensor:
-        """θ(k) as used by layer k: a 0-d tensor (scalar mode) or ``(n, 1)`` (per-source), clamped at 0."""
+        """θ(k) as used by layer k: a 0-d tensor (scalar mode) or ``(n, 1)`` (per-source), clamped at 0.
+
+        The ``"ista"`` S-update has no learned θ (its threshold λ/L_S depends on the current Ã); asking for it
+        raises ``ValueError``.
+        """
+        if self.s_update == "ista":
+            raise ValueError("layer_theta needs a learned threshold; s_update 'ista' uses the fixed λ/L_S "
+                             "instead.")
         th = clamp_theta(self.theta[self._layer(k)])
         return th if self.threshold == "scalar" else th.unsqueeze(-1)
 
     def s_step(self, S: torch.Tensor, A: torch.Tensor, X: torch.Tensor, k: int) -> torch.Tensor:
-        """The S-update of layer ``k`` (first line of eq. 8 for ``s_update="lista-cp"``)."""
+        """The S-update of layer ``k`` (first line of eq. 8 for ``s_update="lista-cp"``; first line of PALM's
+        eq. 6 for ``s_update="ista"``)."""
+        if self.s_update == "ista":
+            # L_S = ‖ÃᵀÃ‖₂ of the current estimate, per sample: W = Ã/L_S, θ = λ/L_S (PALM / ISTA step).
+            L_S = clamp_lipschitz(spectral_norm_sq(A)).unsqueeze(-1).unsqueeze(-1)
+            return sparse_step_s(S, A, X, A / L_S, self.lam / L_S)
         kk = self._layer(k)
         theta = self.layer_theta(k)
         if self.s_update == "lista-cp":
