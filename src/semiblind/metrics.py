@@ -360,6 +360,20 @@ def _bss_eval_t(Se: torch.Tensor, St: torch.Tensor, N: torch.Tensor | None) -> d
     return out
 
 
+
+def _noise_rows(noise: Any, n_lead: int, St: torch.Tensor, St_raw: torch.Tensor) -> torch.Tensor | None:
+    """The noise matrix ``N`` as flattened rows ``(..., m, t)`` checked against the flattened true sources."""
+    if noise is None:
+        return None
+    N_raw = _t64(noise, "noise")
+    N, _ = _flatten_sources(N_raw, n_lead, "noise")
+    if tuple(N.shape[:n_lead]) != tuple(St.shape[:n_lead]) or N.shape[-1] != St.shape[-1]:
+        raise ValueError(
+            f"noise must have the pixels (and batch size) of S_true; got noise of shape "
+            f"{_shape_str(N_raw.shape)} and S_true of shape {_shape_str(St_raw.shape)}."
+        )
+    return N
+
 def bss_eval(S_est: Any, S_true: Any, noise: Any = None, *, batched: bool = False) -> dict[str, np.ndarray]:
     """Gain-only BSS-eval decomposition (Vincent, Gribonval & Févotte 2006, with time-invariant gains).
 
@@ -400,15 +414,7 @@ def bss_eval(S_est: Any, S_true: Any, noise: Any = None, *, batched: bool = Fals
     _same_shape(Se_raw, St_raw, "S_est", "S_true")
     Se, _ = _flatten_sources(Se_raw, n_lead, "S_est")
     St, _ = _flatten_sources(St_raw, n_lead, "S_true")
-    N = None
-    if noise is not None:
-        N_raw = _t64(noise, "noise")
-        N, _ = _flatten_sources(N_raw, n_lead, "noise")
-        if tuple(N.shape[:n_lead]) != tuple(St.shape[:n_lead]) or N.shape[-1] != St.shape[-1]:
-            raise ValueError(
-                f"noise must have the pixels (and batch size) of S_true; got noise of shape "
-                f"{_shape_str(N_raw.shape)} and S_true of shape {_shape_str(St_raw.shape)}."
-            )
+    N = _noise_rows(noise, n_lead, St, St_raw)
     return {k: v.numpy() for k, v in _bss_eval_t(Se, St, N).items()}
 
 
@@ -457,15 +463,7 @@ def evaluate(A_est: Any, S_est: Any, A_true: Any, S_true: Any, noise: Any = None
             f"S_est must have one row per column of A_est; got S_est of shape {_shape_str(Se_raw.shape)} "
             f"and A_est of shape {_shape_str(Ae.shape)}."
         )
-    N = None
-    if noise is not None:
-        N_raw = _t64(noise, "noise")
-        N, _ = _flatten_sources(N_raw, n_lead, "noise")
-        if tuple(N.shape[:n_lead]) != tuple(St.shape[:n_lead]) or N.shape[-1] != St.shape[-1]:
-            raise ValueError(
-                f"noise must have the pixels (and batch size) of S_true; got noise of shape "
-                f"{_shape_str(N_raw.shape)} and S_true of shape {_shape_str(St_raw.shape)}."
-            )
+    N = _noise_rows(noise, n_lead, St, St_raw)
 
     A_al, S_al, perm = _align_t(Ae, Se, At)
     mat_axes = (-2, -1)
