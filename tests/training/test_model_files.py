@@ -150,3 +150,15 @@ def test_shipped_lpalm_model():
     X = A @ rng.standard_normal((4, 50))
     sep = semiblind.separate(X, 4, method="lpalm")
     assert sep.info["model"] == "lpalm-xray65" and sep.S.shape == (4, 50) and np.isfinite(sep.S).all()
+
+
+def test_shipped_model_is_matched_on_the_energy_grid_when_the_data_has_one():
+    from semiblind.data.xray import EnergyGrid
+    from semiblind.training.model_files import find_shipped_model
+
+    grid = EnergyGrid.default()
+    assert find_shipped_model(65, 4, energies=grid.centers) == "lpalm-xray65"
+    assert find_shipped_model(65, 4) == "lpalm-xray65"  # no energy axis: channel count only
+    other = EnergyGrid.linear(0.3, 10.0, 65)  # same channel count, another grid
+    with pytest.raises(ValueError, match=r"energies must match the energy grid of model lpalm-xray65"):
+        find_shipped_model(65, 4, energies=other.centers)

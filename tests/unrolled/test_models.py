@@ -313,3 +313,15 @@ def test_lpalm_ista_s_update_bad_arguments():
         LPALM(m=8, n=3, s_update="ista", lam=0.1, threshold="per-source")
     with pytest.raises(ValueError, match="lam must be None"):
         LPALM(m=8, n=3, s_update="lista-cp", lam=0.1)
+
+
+@pytest.mark.parametrize("s_update, extra", [("ista", {"lam": 0.01}), ("ista-llt", {})])
+def test_ista_type_s_updates_keep_generic_start_symmetric(rng, s_update, extra):
+    """From Ã(0) = 1/√m (equal columns), W = Ã/L gives every source the same row and the A-step moves all
+    columns alike: the sources stay identical in every layer (why these LPALM variants cannot separate)."""
+    X, A, S = _problem(rng, B=2)
+    net = LPALM(m=8, n=3, layers=4, init=(A[0], S[0]), s_update=s_update, dtype="float64", **extra)
+    A_est, S_est = net(torch.as_tensor(X))
+    assert S_est.abs().sum() > 0
+    torch.testing.assert_close(S_est, S_est[:, :1].expand_as(S_est), rtol=0, atol=1e-12)
+    torch.testing.assert_close(A_est, A_est[:, :, :1].expand_as(A_est), rtol=0, atol=1e-12)

@@ -579,6 +579,11 @@ def run_lpalm_appendix_d(*, quick: bool | str = False, out_dir: Any = None, seed
         f"LPALM with the ISTA S-update is PALM's S-step (W = Ã/L_S, θ = λ/L_S, L_S = ‖ÃᵀÃ‖₂ of the current "
         f"estimate) with λ = {ista_lam['true A']:.4g}, the λ chosen for the classical ISTA with the true A "
         "above (same training samples and grid); only its A-step sizes 1/L_A(k) are trained.",
+        "From LPALM's generic start Ã(0) = 1/√m (all columns equal, paper App. A), the ISTA and ISTA-LLT "
+        "S-updates (W = Ã/L) give every source the same row ST(ÃᵀX/L), and the A-step then moves every column "
+        "alike, so the columns stay equal in every layer: these two variants return one spectrum repeated n "
+        "times and cannot separate, whatever is learned. LISTA and LISTA-CP learn W (or W1, W2) freely, which "
+        "breaks the symmetry.",
         "Paper App. D reports these comparisons as figures; its values are not transcribed here (the paper "
         "column is left empty rather than guessed).",
     ]

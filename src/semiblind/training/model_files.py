@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -35,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from .._backend import resolve_dtype
 from .._files import atomic_path, atomic_write_text
 from .._version import __version__
+from ..data.xray import EnergyGrid
 from ..unrolled.base import UnrolledNet, model_classes
 
 FORMAT = "semiblind-model"
@@ -127,10 +129,43 @@ def shipped_models() -> dict[str, dict[str, Any]]:
     return out
 
 
-def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...] = ("LPALM",)) -> str:
+def contract_energy_grid(cfg: dict[str, Any]) -> EnergyGrid | None:
+    """The energy grid of a model's data contract (``None`` when the model states none)."""
+    g = (cfg.get("data_contract") or {}).get("energy_grid")
+    if g is None:
+        return None
+    return EnergyGrid.named(g) if isinstance(g, str) else EnergyGrid.from_dict(g)
+
+
+def check_energy_grid(cfg: dict[str, Any], energies: Any, *, label: str) -> None:
+    """Raise ``ValueError`` when the data's channel energies (keV, ``(m,)``) do not match the energy grid of the
+    model's data contract: channel centres must agree to 5 % of the narrowest channel. Nothing is checked when
+    either side has no energy axis (then only the channel count is matched)."""
+    grid = contract_energy_grid(cfg)
+    if grid is None or energies is None:
+        return
+    e = np.asarray(energies, dtype=float).reshape(-1)
+    if e.size != grid.m:
+        raise ValueError(f"energies must hold the {grid.m} channel energies of model {label}'s grid; got "
+                         f"{e.size} values.")
+    tol = 0.05 * float(np.min(grid.widths))
+    diff = float(np.max(np.abs(e - grid.centers)))
+    if not diff <= tol:
+        raise ValueError(
+            f"energies must match the energy grid of model {label} ({grid.m} channels, centres "
+            f"{grid.centers[0]:.4g}–{grid.centers[-1]:.4g} keV, to within {tol:.3g} keV); the data's channels are "
+            f"centred on {e[0]:.4g}–{e[-1]:.4g} keV (largest difference {diff:.3g} keV). Rebin the data to the "
+            "model's grid or train a model on this grid (`semiblind train`)."
+        )
+
+
+def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...] = ("LPALM",),
+                       energies: Any = None) -> str:
     """Name of the shipped model of one of ``classes`` for ``m`` channels (and ``n`` sources if given).
 
-    Raises ``ValueError`` naming the shipped models and their sizes when none fits.
+    With ``energies`` (the data's channel centres in keV) a model must also match on the energy grid of its data
+    contract (:func:`check_energy_grid`); without, the match is on the channel count. Raises ``ValueError``
+    naming the shipped models and their sizes when none fits (or the grid mismatch when only that fails).
     """
     table = shipped_models()
     fits = []
@@ -138,6 +173,14 @@ def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...]
         arch = cfg.get("architecture", {})
         if arch.get("class") in classes and arch.get("m") == m and (n is None or arch.get("n") == n):
             fits.append(name)
+    if fits and energies is not None:
+        for name in fits:
+            try:
+                check_energy_grid(table[name], energies, label=name)
+            except ValueError:
+                continue
+            return name
+        check_energy_grid(table[fits[0]], energies, label=fits[0])  # raises: says how the grids differ
     if fits:
         return fits[0]
     desc = ", ".join(
