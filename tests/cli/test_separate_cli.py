@@ -127,3 +127,24 @@ def test_real_command(data):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file() and "oracle-s: 2 sources" in proc.stdout
+
+
+def test_lpalm_checks_the_energy_grid_of_the_input(tmp_path, capsys):
+    """A cube whose energy axis is the model's grid separates; the same channel count on another grid is refused."""
+    from semiblind.cli import main
+    from semiblind.data import simulate_xray
+    from semiblind.data.xray import EnergyGrid
+
+    ms = simulate_xray(1, pixels=200, sources="ggd", snr_db=30, rng=4)
+    good = tmp_path / "good.npz"
+    np.savez(good, X=ms.X[0], energies=EnergyGrid.default().centers)
+    assert main(["separate", str(good), "--method", "lpalm", "--n-sources", "4", "--out",
+                 str(tmp_path / "ok.npz")]) == 0
+    assert "lpalm-xray65" in capsys.readouterr().out
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, X=ms.X[0], energies=EnergyGrid.linear(0.3, 10.0, 65).centers)
+    assert main(["separate", str(bad), "--method", "lpalm", "--n-sources", "4", "--out",
+                 str(tmp_path / "no.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "energies must match the energy grid of model lpalm-xray65" in err
+    assert not (tmp_path / "no.npz").exists()

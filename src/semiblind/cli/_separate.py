@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         if key in ARRAY_PARAMS and key in cls.param_names() and isinstance(value, str):
             params[key], origins[key] = _array_param(key, value, cube, args.index)
 
+    if ("energies" in cls.param_names() and "energies" not in params and cube.energies is not None
+            and (cube.spectral_unit or "keV") == "keV"):
+        params["energies"] = np.asarray(cube.energies, dtype=float)  # learned models check their energy grid
     note = ""
     if "n_samples" in cube.meta:
         note = (f" (mixture {cube.meta.get('index', 0)} of the {cube.meta['n_samples']} in INPUT; "

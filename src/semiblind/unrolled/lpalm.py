@@ -48,11 +48,12 @@ import math
 import os
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from .._backend import as_tensor, spectral_norm_sq
-from .._validation import NONE, InstanceOf, Options
+from .._validation import NONE, InstanceOf, Options, Predicate
 from ..solvers.base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from ..solvers.iterates import gradient_step_a, lista_step_s, sparse_step_s
 from ..transforms import starlet_forward, starlet_inverse
@@ -310,6 +311,8 @@ class _LearnedSeparator(BaseSeparator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "model": _MODEL_CONSTRAINT,
+        "energies": [NONE, Predicate(lambda e: np.ndim(e) == 1 and np.all(np.isfinite(e)),
+                                     "None or a 1-D array of channel energies in keV")],
     }
 
     def __init__(
@@ -317,6 +320,7 @@ class _LearnedSeparator(BaseSeparator):
         *,
         n_sources: int,
         model: Any = None,
+        energies: Any = None,
         random_state: Any = None,
         dtype: str = "float32",
         device: Any = "cpu",
@@ -324,13 +328,19 @@ class _LearnedSeparator(BaseSeparator):
     ) -> None:
         self.n_sources = n_sources
         self.model = model
+        self.energies = energies
         self.random_state = random_state
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
 
     def _resolve_model(self, m: int) -> tuple[UnrolledNet, str]:
-        from ..training.model_files import find_shipped_model, load_model  # training layer owns model files
+        from ..training.model_files import (  # the training layer owns model files
+            check_energy_grid,
+            find_shipped_model,
+            load_model,
+            read_config,
+        )
 
         if isinstance(self.model, UnrolledNet):
             net, label = self.model, f"<{type(self.model).__name__} module>"
@@ -340,11 +350,13 @@ class _LearnedSeparator(BaseSeparator):
                     f"model must be given for method {self.name!r} (a folder written by `semiblind train "
                     f"{self.name}` or model.save()); got None."
                 )
-            label = find_shipped_model(m, self.n_sources, classes=self.model_classes)
+            label = find_shipped_model(m, self.n_sources, classes=self.model_classes, energies=self.energies)
             net = load_model(label)
         else:
             net = load_model(self.model)
             label = str(self.model)
+            if self.energies is not None:
+                check_energy_grid(read_config(self.model), self.energies, label=label)
         if type(net).__name__ not in self.model_classes:
             raise ValueError(
                 f"model must be a {' or '.join(self.model_classes)} model for method {self.name!r}; got a "
@@ -389,10 +401,12 @@ class LPALMSeparator(_LearnedSeparator):
         the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
         ``"none"`` feeds X as it is (for data already on the training scale).
     model : a model folder, a shipped model name (e.g. ``"lpalm-xray65"``) or an :class:`LPALM` module.
-    Default
-        (None): the shipped LPALM whose channel count and source count match X (the input carries no energy
-        axis, so the match is on the channel count); ``info_["model"]`` / ``Separation.info["model"]`` names
-        it.
+        Default (None): the shipped LPALM whose channel count and source count match X and, when ``energies``
+        is given, whose energy grid matches too; ``info_["model"]`` / ``Separation.info["model"]`` names it.
+    energies : the data's channel energies in keV ``(m,)``, or None. When given, the model's data contract must
+        state the same energy grid (channel centres within 5 % of a channel width), else ``ValueError``;
+        without it only the channel count is matched. ``semiblind separate`` passes the input file's energy
+        axis.
     dtype, device : computation precision and device.
 
     ``n_iter_`` is the number of layers; ``converged_`` is True (a network runs a fixed number of layers).
@@ -412,13 +426,14 @@ class LPALMSeparator(_LearnedSeparator):
         n_sources: int,
         model: Any = None,
         input_scale: str = "energy",
+        energies: Any = None,
         random_state: Any = None,
         dtype: str = "float32",
         device: Any = "cpu",
         verbose: bool = False,
     ) -> None:
-        super().__init__(n_sources=n_sources, model=model, random_state=random_state, dtype=dtype,
-                         device=device, verbose=verbose)
+        super().__init__(n_sources=n_sources, model=model, energies=energies, random_state=random_state,
+                         dtype=dtype, device=device, verbose=verbose)
         self.input_scale = input_scale
 
     def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
