@@ -99,7 +99,7 @@ def test_load_errors(tmp_path):
     with pytest.raises(ValueError, match="'X'"):
         MixtureSet.load(tmp_path / "nox.npz")
     np.savez(tmp_path / "obj.npz", X=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="no pickles"):
+    with pytest.raises(ValueError, match="never loads"):
         MixtureSet.load(tmp_path / "obj.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError):
@@ -238,3 +238,25 @@ def test_simulate_remote():
     np.testing.assert_allclose(ms.snr_db(), 35.0, atol=1e-3)
     assert ms.meta["channel_unit"] == "um" and ms.energies[0] == pytest.approx(0.4)
     assert len(ms.meta["endmember_names"]) == 2
+
+
+def test_one_rule_for_one_mixture_or_a_batch(tmp_path):
+    """MixtureSet.load and semiblind.io.load_input agree on a batch saved without A (meta['single'] decides)."""
+    from semiblind import io
+
+    g = np.random.default_rng(0)
+    ms = MixtureSet(g.random((3, 6, 5)), None, g.random((3, 2, 5)))  # a batch of 3, no A: X is 3-D
+    ms.save(tmp_path / "batch_noA.npz")
+    back = MixtureSet.load(tmp_path / "batch_noA.npz")
+    assert back.X.shape == (3, 6, 5) and not back.single
+    cube = io.load_input(tmp_path / "batch_noA.npz", index=2)
+    np.testing.assert_array_equal(cube.X, ms.X[2])
+    assert cube.meta["n_samples"] == 3
+    one = MixtureSet(g.random((1, 6, 4, 5)), single=True)
+    one.save(tmp_path / "cube.npz")
+    assert io.load_input(tmp_path / "cube.npz").X.shape == (6, 4, 5)
+    assert MixtureSet.load(tmp_path / "cube.npz").single
+    np.savez(tmp_path / "badflag.npz", X=np.ones((2, 3)), meta=np.asarray('{"single": "yes"}'))
+    for load in (MixtureSet.load, io.load_input):
+        with pytest.raises(ValueError, match="single"):
+            load(tmp_path / "badflag.npz")

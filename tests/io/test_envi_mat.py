@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import h5py  # optional dependencies of semiblind, installed for the tests: a missing one fails, never skips
 import numpy as np
 import pytest
 import scipy.io
+from spectral.io import envi
 
 from semiblind.io import MissingDataFileError, load_input
-
-envi = pytest.importorskip("spectral.io.envi")
-h5py = pytest.importorskip("h5py")
 
 
 def test_envi_round_trip(tmp_path, rng):

@@ -21,9 +21,7 @@ writer can reuse the chunk function; the result depends on the seed and on ``chu
 
 from __future__ import annotations
 
-import json
 import numbers
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,8 @@ import torch.utils.data
 
 from .._backend import make_rng, resolve_dtype
 from .._files import atomic_path
+from .._json import dumps as json_dumps
+from .._npz import is_batch, json_field, read_npz, write_npz
 from .._version import __version__
 from ..mixing import add_noise, realised_snr_db
 from . import sources as _src
@@ -121,7 +121,7 @@ class MixtureSet:
         if not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict; got {type(meta).__name__}.")
         try:
-            json.dumps(meta)
+            json_dumps(meta)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"meta must be JSON-serialisable (numbers, strings, lists, dicts); got {exc}."
                             ) from None
@@ -271,7 +271,7 @@ class MixtureSet:
                 out[k] = v[0] if self.single else v
         if self.energies is not None:
             out["energies"] = self.energies
-        out["meta"] = np.asarray(json.dumps(meta, sort_keys=True))
+        out["meta"] = np.asarray(json_dumps(meta, sort_keys=True))
         return out
 
     def save(self, path: str | Path, overwrite: bool = True) -> Path:
@@ -284,7 +284,7 @@ class MixtureSet:
         if p.suffix != ".npz":
             raise ValueError(f"path must end in .npz; got {str(p)!r}.")
         with atomic_path(p, overwrite=overwrite, argument="path") as tmp:
-            _write_npz(tmp, self.to_arrays())
+            write_npz(tmp, self.to_arrays())
         return p
 
     @classmethod
@@ -292,44 +292,17 @@ class MixtureSet:
         """Read a set saved by :meth:`save`, or a single-mixture file (``X (m, t)`` or ``(m, H, W)``, optional
         ``A (m, n)``, ``S (n, t)`` or ``(n, H, W)``), with ``allow_pickle=False``.
 
-        A 3-D ``X`` is a batch ``(N, m, t)`` when ``meta["single"]`` is false or ``A`` is 3-D, and a single
-        cube ``(m, H, W)`` when ``meta["single"]`` is true, ``A`` is 2-D, or nothing else tells (no ``A``, no
-        ``meta``).
+        One mixture or a batch: the rules of :func:`semiblind._npz.is_batch` (``meta["single"]`` when present,
+        else a batch when ``X`` is 4-D or ``A`` is 3-D, else one mixture), shared with :mod:`semiblind.io`.
         """
         p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"path {str(p)!r} does not exist or is not a file.")
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: np.asarray(z[k]) for k in z.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"path {str(p)!r} must be a .npz archive of plain arrays (no pickles); could "
-                             f"not read it ({exc}).") from None
+        arrays = read_npz(p, argument="path")
         if "X" not in arrays:
             raise ValueError(f"path {str(p)!r} must hold an array named 'X'; got keys {sorted(arrays)}.")
-        meta: dict[str, Any] = {}
-        if "meta" in arrays:
-            try:
-                raw = arrays["meta"]
-                if raw.size != 1:
-                    raise TypeError(f"a single string was expected, not an array of shape {raw.shape}")
-                meta = json.loads(str(raw.reshape(-1)[0]))
-            except (json.JSONDecodeError, TypeError, IndexError) as exc:
-                raise ValueError(f"the 'meta' entry of {str(p)!r} must be a JSON string; got unreadable "
-                                 f"content ({exc}).") from None
-            if not isinstance(meta, dict):
-                raise ValueError(f"the 'meta' entry of {str(p)!r} must be a JSON object; got "
-                                 f"{type(meta).__name__}.")
-        X, A, S = arrays["X"], arrays.get("A"), arrays.get("S")
-        flag = meta.pop("single", None)
-        if flag is not None:
-            single = bool(flag)
-        elif A is not None:
-            single = A.ndim == 2
-        elif S is not None and S.ndim == 2:
-            single = True
-        else:
-            single = X.ndim in (2, 3)
+        meta = json_field(arrays.get("meta"), key="meta", path=p)
+        single = not is_batch(arrays, meta, path=p)
+        meta.pop("single", None)
+        X = arrays["X"]
         if single:
             if X.ndim not in (2, 3):
                 raise ValueError(f"a single-mixture file must hold X (m, t) or (m, H, W); {str(p)!r} holds X "
@@ -358,17 +331,6 @@ class _TensorsDataset(torch.utils.data.Dataset):
         if len(self.tensors) == 1:
             return self.tensors[0][i]
         return tuple(t[i] for t in self.tensors)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Deterministic uncompressed ``.npz``: ``np.lib.format`` arrays in a zip with fixed timestamps."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asarray(arr, order="C"), allow_pickle=False)
 
 
 # ------------------------------------------------------------------------------------------------ simulators

@@ -3,7 +3,9 @@
 Dataset layout (the ``MixtureSet`` layout of ``semiblind.data``): ``X`` ``(m, t)`` or ``(m, H, W)``, optional
 ``A`` ``(m, n)``, ``S`` ``(n, t)`` or ``(n, H, W)``, ``noise`` (like ``X``), ``energies`` ``(m,)`` in keV,
 ``meta`` a JSON string. A file holding several mixtures stacks them along a leading axis: ``X`` ``(B, m, t)``
-with ``A`` ``(B, m, n)``, or ``X`` ``(B, m, H, W)``; :func:`load_npz` then returns mixture ``index``.
+with ``A`` ``(B, m, n)``, or ``X`` ``(B, m, H, W)``; :func:`load_npz` then returns mixture ``index``. Whether a
+file is one mixture or a batch follows the rules of :mod:`semiblind._npz` (``meta["single"]`` first, then the
+shapes), the same for :class:`semiblind.data.MixtureSet` and every reader here.
 
 Result layout (:func:`save_npz_result`): ``A``, ``S``, ``info`` (JSON string), optional ``energies`` and
 ``wcs`` (the celestial WCS header as a string).
@@ -11,75 +13,13 @@ Result layout (:func:`save_npz_result`): ``A``, ``S``, ``info`` (JSON string), o
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._common import Cube, Result, check_energies, dumps, require_file, shape_str, to_float
-
-
-def _open(path: Path, *, argument: str = "INPUT") -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` archive (never unpickling); ``argument`` names the file in messages."""
-    require_file(path, argument=argument)
-    with open(path, "rb") as fh:
-        magic = fh.read(6)
-    if not magic.startswith(b"PK"):  # an .npz is a zip archive
-        if magic.startswith(b"\x93NUMPY"):
-            raise ValueError(
-                f"{argument} {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
-            )
-        if magic.startswith(b"\x80"):
-            raise ValueError(
-                f"{argument} {str(path)!r} holds pickled data, which semiblind never loads; save plain "
-                "arrays with numpy.savez."
-            )
-        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive (it is not a zip file).")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(
-                f"{argument} {str(path)!r} holds pickled data, which semiblind never loads; save plain "
-                "arrays with numpy.savez."
-            ) from None
-        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{argument} {str(path)!r} is a single .npy array, not an .npz archive with keys X, A, S."
-        )
-    out: dict[str, np.ndarray] = {}
-    try:
-        with data:
-            for key in data.files:
-                out[key] = data[key]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
-            raise ValueError(
-                f"{argument} {str(path)!r} holds an object (pickled) array, which semiblind never "
-                "loads; save plain numeric arrays with numpy.savez."
-            ) from None
-        raise ValueError(f"{argument} {str(path)!r} is not a readable .npz archive ({exc}).") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{argument} {str(path)!r} is a damaged .npz archive ({exc}).") from None
-    return out
-
-
-def _json_field(arr: np.ndarray | None, *, key: str, path: Path) -> dict:
-    if arr is None:
-        return {}
-    try:
-        text = str(arr.item()) if arr.ndim == 0 else str(arr.reshape(-1)[0])
-        value = json.loads(text)
-    except (ValueError, IndexError) as exc:
-        raise ValueError(
-            f"'{key}' in {str(path)!r} must be a JSON string; could not parse it ({exc})."
-        ) from None
-    return value if isinstance(value, dict) else {key: value}
+from .._npz import is_batch, json_field, read_npz, write_npz
+from ._common import Cube, Result, check_energies, dumps, shape_str, to_float
 
 
 def load_npz(path: str | Path, *, index: int | None = None) -> Cube:
@@ -89,7 +29,7 @@ def load_npz(path: str | Path, *, index: int | None = None) -> Cube:
     ``n_samples``. A file without ``X`` raises ``ValueError`` listing the keys found.
     """
     path = Path(path)
-    d = _open(path)
+    d = read_npz(path)
     if "X" not in d:
         found = ", ".join(sorted(d)) or "none"
         raise ValueError(f"INPUT {str(path)!r} has no 'X' array; found keys: {found}.")
@@ -98,10 +38,9 @@ def load_npz(path: str | Path, *, index: int | None = None) -> Cube:
     S = to_float(d["S"], name="S", source=path) if "S" in d else None
     noise = to_float(d["noise"], name="noise", source=path) if "noise" in d else None
     energies = d.get("energies")
-    meta = _json_field(d.get("meta"), key="meta", path=path)
+    meta = json_field(d.get("meta"), key="meta", path=path)
 
-    batched = X.ndim == 4 or (X.ndim == 3 and A is not None and A.ndim == 3)
-    if batched:
+    if is_batch(d, meta, path=path):
         n_samples = int(X.shape[0])
         idx = 0 if index is None else index
         if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
@@ -196,14 +135,13 @@ def save_npz_result(
         arrays["energies"] = np.asarray(energies, dtype=float)
     if wcs is not None:
         arrays["wcs"] = np.array(wcs.to_header().tostring(sep="\n"))
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+    write_npz(tmp, arrays)
 
 
 def load_npz_result(path: str | Path) -> Result:
     """Read a result written by :func:`semiblind.io.save_result` to ``.npz``."""
     path = Path(path)
-    d = _open(path, argument="RESULT")
+    d = read_npz(path, argument="RESULT")
     if "X" in d and "info" not in d:
         raise ValueError(
             f"RESULT {str(path)!r} must be a result written by semiblind separate (arrays A, S and info); "
@@ -217,7 +155,7 @@ def load_npz_result(path: str | Path) -> Result:
         )
     A = to_float(d["A"], name="A", source=path)
     S = to_float(d["S"], name="S", source=path)
-    info = _json_field(d.get("info"), key="info", path=path)
+    info = json_field(d.get("info"), key="info", path=path)
     e = check_energies(d.get("energies"), A.shape[0], source=path) if A.ndim == 2 else None
     wcs = _wcs_from_string(d["wcs"]) if "wcs" in d else None
     return Result(
