@@ -18,9 +18,10 @@ Matching and metrics are kept apart (the estimate is first put in the order, sig
 - :func:`nmse`, :func:`nmse_db` — ``‖est − true‖²_F / ‖true‖²_F`` (and ``10·log10`` of it), one value per
   sample.
 - :func:`sad` — mean cosine between columns (NALMU/ALMU papers' "SAD", higher is better); :func:`sad_db` —
-  ``−10·log10(mean_j arccos(clip(cos_j, −1, 1)))`` with angles in radians (sGMCA paper's SAD, higher is
-  better). Both compare columns *as given*: they do not match; :func:`evaluate` applies them after
-  :func:`align`.
+  ``mean_j −10·log10(arccos(clip(cos_j, −1, 1)))`` with angles in radians (sGMCA paper's SAD, eq. 15, and its
+  "mean SAD over all spectra"; higher is better); :func:`sad_db_of_mean_angle` takes the mean angle before the
+  logarithm (by Jensen's inequality it reads lower). All three compare columns *as given*: they do not
+  match; :func:`evaluate` applies them after :func:`align`.
 - :func:`bss_eval` — the gain-only BSS-eval decomposition of Vincent, Gribonval & Févotte (2006), with
   least-squares projections onto the row spans of the true sources (and of the noise).
 - :func:`evaluate` — all of the above on an aligned estimate, in one dictionary.
@@ -37,7 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ._validation import _shape_str, check_array, check_finite
 
-__all__ = ["align", "bss_eval", "evaluate", "match", "nmse", "nmse_db", "sad", "sad_db"]
+__all__ = ["align", "bss_eval", "evaluate", "match", "nmse", "nmse_db", "sad", "sad_db", "sad_db_of_mean_angle"]
 
 _F64 = torch.float64
 
@@ -308,19 +309,31 @@ def sad(est: Any, true: Any, per_component: bool = False) -> float | np.ndarray:
 
 
 def sad_db(est: Any, true: Any, per_component: bool = False) -> float | np.ndarray:
-    """Spectral angle distance in dB, ``−10·log10(mean_j arccos(clip(cos_j, −1, 1)))`` (sGMCA paper's SAD).
+    """Spectral angle distance in dB as the sGMCA paper defines it (Carloni Gertosio et al. 2023, eq. 15).
 
-    Angles are in radians and the mean over columns is taken **before** the logarithm; higher is better and an
-    exact estimate gives +inf. With ``per_component=True`` the per-column values
-    ``−10·log10(arccos(clip(cos_j, −1, 1)))`` are returned. Columns are compared as given, without matching
-    (see :func:`sad`). The angle is evaluated as ``2·atan2(‖u − v‖, ‖u + v‖)`` on the unit columns, which
-    equals the arccos but is accurate for tiny angles.
+    Per column ``SAD_j = −10·log10(arccos(clip(cos_j, −1, 1)))`` with the angle in radians; the returned value is
+    the **mean of those dB values** over the columns (the paper's "mean SAD over all spectra"). Higher is better;
+    an exact column gives +inf, and so does the mean over columns. With ``per_component=True`` the per-column
+    values are returned. Columns are compared as given, without matching (see :func:`sad`). The angle is
+    evaluated as ``2·atan2(‖u − v‖, ‖u + v‖)`` on the unit columns, which equals the arccos but is accurate for
+    tiny angles. :func:`sad_db_of_mean_angle` is the other convention (log of the mean angle).
 
     Parameters and returns as in :func:`sad`.
     """
     e, t = _check_pair(est, true)
-    ang = _angles(e, t)
-    return _out(-_db(ang if per_component else ang.mean(-1)))
+    per = -_db(_angles(e, t))
+    return _out(per if per_component else per.mean(-1))
+
+
+def sad_db_of_mean_angle(est: Any, true: Any) -> float | np.ndarray:
+    """``−10·log10(mean_j arccos(clip(cos_j, −1, 1)))``: the mean angle over columns **before** the logarithm.
+
+    Not the sGMCA paper's SAD (that is :func:`sad_db`, the mean of the per-column dB values); by Jensen's
+    inequality this one is never higher. Columns are compared as given; shapes and returns as :func:`sad`
+    (without ``per_component``).
+    """
+    e, t = _check_pair(est, true)
+    return _out(-_db(_angles(e, t).mean(-1)))
 
 
 # ----------------------------------------------------------------------------------------------- BSS-eval
@@ -437,7 +450,7 @@ def evaluate(A_est: Any, S_est: Any, A_true: Any, S_true: Any, noise: Any = None
     - ``nmse_A``, ``nmse_S`` (linear), ``nmse_db_A``, ``nmse_db_S`` (dB) — :func:`nmse` of the aligned
       estimate;
     - ``sad_A``, ``sad_S`` — :func:`sad`, mean cosine of matched columns of A / rows of S;
-    - ``sad_db_A``, ``sad_db_S`` — :func:`sad_db` of the same;
+    - ``sad_db_A``, ``sad_db_S`` — :func:`sad_db` of the same (the paper's mean of per-column dB values);
     - ``sdr``, ``sir``, ``sar`` (and ``snr`` with ``noise``) — means over sources of the per-source dB values
       of :func:`bss_eval` on the aligned sources (an infinite per-source value makes the mean infinite; any
       −inf, e.g. from an all-zero estimate, makes it −inf);
@@ -482,8 +495,8 @@ def evaluate(A_est: Any, S_est: Any, A_true: Any, S_true: Any, noise: Any = None
         "nmse_db_S": _out(_db(nm_S)),
         "sad_A": _out(cos_A.mean(-1)),
         "sad_S": _out(cos_S.mean(-1)),
-        "sad_db_A": _out(-_db(ang_A.mean(-1))),
-        "sad_db_S": _out(-_db(ang_S.mean(-1))),
+        "sad_db_A": _out((-_db(ang_A)).mean(-1)),
+        "sad_db_S": _out((-_db(ang_S)).mean(-1)),
     }
     for key, val in bss.items():
         res[key] = _out(_mean_db(val))

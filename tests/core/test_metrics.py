@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semiblind.metrics import align, bss_eval, evaluate, match, nmse, nmse_db, sad, sad_db
+from semiblind.metrics import align, bss_eval, evaluate, match, nmse, nmse_db, sad, sad_db, sad_db_of_mean_angle
 
 H8 = scipy.linalg.hadamard(8).astype(np.float64)  # rows orthogonal, ‖h_i‖² = 8
 
@@ -141,8 +141,10 @@ def test_sad_and_sad_db_known_answers():
     est = np.array([[2.0, 1.0], [0.0, 1.0]])  # cosines 1 and 1/√2; angles 0 and π/4
     assert sad(est, true) == pytest.approx((1 + 1 / math.sqrt(2)) / 2, rel=1e-15)
     np.testing.assert_allclose(sad(est, true, per_component=True), [1.0, 1 / math.sqrt(2)], rtol=1e-15)
-    # mean angle π/8 before the log
-    assert sad_db(est, true) == pytest.approx(-db(math.pi / 8), rel=1e-14)
+    # the paper's SAD: mean of the per-column dB values (one column exact -> +inf)
+    assert sad_db(est, true) == math.inf
+    # the other convention: mean angle π/8 before the log
+    assert sad_db_of_mean_angle(est, true) == pytest.approx(-db(math.pi / 8), rel=1e-14)
     per = sad_db(est, true, per_component=True)
     assert per[0] == math.inf
     assert per[1] == pytest.approx(-db(math.pi / 4), rel=1e-14)
@@ -153,7 +155,8 @@ def test_sad_compares_columns_as_given():
     est = np.array([[-1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])  # cos -1 (angle π) and a zero column (cos 0, π/2)
     np.testing.assert_allclose(sad(est, true, per_component=True), [-1.0, 0.0])
     assert sad(est, true) == pytest.approx(-0.5)
-    assert sad_db(est, true) == pytest.approx(-db(0.75 * math.pi), rel=1e-14)  # mean(π, π/2) = 3π/4
+    assert sad_db(est, true) == pytest.approx((-db(math.pi) - db(math.pi / 2)) / 2, rel=1e-14)
+    assert sad_db_of_mean_angle(est, true) == pytest.approx(-db(0.75 * math.pi), rel=1e-14)  # mean(π, π/2)
     # 60 degrees: cos = 1/2
     e60 = np.array([[0.5], [math.sqrt(3) / 2]])
     t60 = np.array([[1.0], [0.0]])
@@ -175,7 +178,13 @@ def test_sad_batched():
     out = sad(np.stack([est, true]), np.stack([true, true]))
     np.testing.assert_allclose(out, [(1 + 1 / math.sqrt(2)) / 2, 1.0], rtol=1e-15)
     assert sad(np.stack([est, true]), np.stack([true, true]), per_component=True).shape == (2, 2)
-    np.testing.assert_allclose(sad_db(np.stack([est, est]), np.stack([true, true])), [-db(math.pi / 8)] * 2)
+    np.testing.assert_allclose(sad_db_of_mean_angle(np.stack([est, est]), np.stack([true, true])),
+                               [-db(math.pi / 8)] * 2)
+    e2 = np.array([[1.0, 1.0], [math.tan(0.1), 1.0]])  # angles 0.1 and π/4: mean of dB values, not dB of mean
+    t2 = np.array([[1.0, 1.0], [0.0, 0.0]])
+    want = (-db(0.1) - db(math.pi / 4)) / 2
+    np.testing.assert_allclose(sad_db(np.stack([e2, e2]), np.stack([t2, t2])), [want] * 2, rtol=1e-12)
+    assert sad_db(e2, t2) > sad_db_of_mean_angle(e2, t2)  # Jensen
 
 
 # ------------------------------------------------------------------------------------------------- BSS-eval
@@ -296,8 +305,8 @@ def test_evaluate_known_answers():
     assert r["sad_A"] == pytest.approx(1.0, rel=1e-15)
     # sad_S: cos(s_1 + 0.1 s_2, s_1) = 1/√1.01 and 1 -> mean
     assert r["sad_S"] == pytest.approx((1 / math.sqrt(1.01) + 1) / 2, rel=1e-14)
-    # sad_db_S: angles atan(0.1) and 0 -> -10 log10(atan(0.1)/2)
-    assert r["sad_db_S"] == pytest.approx(-db(math.atan(0.1) / 2), rel=1e-12)
+    # sad_db_S: angles atan(0.1) and 0 -> mean of -10 log10(angle): the exact row makes it +inf
+    assert r["sad_db_S"] == math.inf
     assert r["sad_db_A"] > 100.0
     assert r["sir_per_source"][0] == pytest.approx(20.0, abs=1e-10)
     assert r["sir"] == pytest.approx(np.mean(r["sir_per_source"]))
