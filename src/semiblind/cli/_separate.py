@@ -53,29 +53,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _npz_read(key: str, value: str, path: Path, chosen: str) -> tuple[list[str], np.ndarray]:
-    """The keys of the ``.npz`` archive ``path`` and its array ``chosen`` (plain real arrays only; pickles are
-    never loaded)."""
-    import zipfile
+    """The keys of the ``.npz`` archive ``path`` and its array ``chosen`` (read by the one ``.npz`` reader,
+    :func:`semiblind._npz.read_npz`: plain real arrays only, pickles are never loaded)."""
+    from .._npz import read_npz
 
-    bad = f"--set {key}={value}: file {str(path)!r} must be a .npz archive of plain arrays"
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{bad}; it could not be read ({type(exc).__name__}).") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"{bad}; it holds a single .npy array.")
-    with z:
-        found = sorted(z.files)
-        if chosen not in found:
-            raise ValueError(f"--set {key}={value}: file {str(path)!r} has no array {chosen!r}; found keys: "
-                             f"{', '.join(found) or 'none'}.")
-        try:
-            arr = z[chosen]
-        except ValueError:  # numpy refuses object arrays (pickles) under allow_pickle=False
-            raise ValueError(f"{bad}; its array {chosen!r} is a pickled object array, which semiblind never "
-                             "loads.") from None
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{bad}; its array {chosen!r} could not be read ({type(exc).__name__}).") from None
+    arrays = read_npz(path, argument=f"--set {key}={value}: file")
+    found = sorted(arrays)
+    if chosen not in found:
+        raise ValueError(f"--set {key}={value}: file {str(path)!r} has no array {chosen!r}; found keys: "
+                         f"{', '.join(found) or 'none'}.")
+    arr = arrays[chosen]
     if arr.dtype == object or np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
                                                            or arr.dtype == bool):
         raise TypeError(f"--set {key}={value}: array {chosen!r} of {str(path)!r} must hold real numbers; got "
