@@ -35,8 +35,6 @@ Settings that are not the methods' defaults, and why (all computed from the data
 from __future__ import annotations
 
 import html
-import json
-import math
 import os
 import sys
 import time
@@ -49,6 +47,8 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write_text
+from ._json import dumps as json_dumps
+from ._json import to_jsonable
 
 __all__ = [
     "DEMO_METHODS",
@@ -114,28 +114,6 @@ class DemoResult:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _json_number(x: Any) -> Any:
-    """JSON-ready values: arrays to lists, non-finite floats to the strings 'inf', '-inf', 'nan'."""
-    if isinstance(x, np.ndarray):
-        return [_json_number(v) for v in x.tolist()]
-    if isinstance(x, (list, tuple)):
-        return [_json_number(v) for v in x]
-    if isinstance(x, dict):
-        return {str(k): _json_number(v) for k, v in x.items()}
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        if math.isfinite(v):
-            return v
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if x is None or isinstance(x, str):
-        return x
-    return str(x)
 
 
 def _check_out_dir(out_dir: Any, overwrite: bool) -> Path:
@@ -394,7 +372,7 @@ def _score(runs: dict[str, _Run], sim: dict[str, Any]) -> tuple[dict, dict, dict
     aligned: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, run in runs.items():
         s = metrics.evaluate(run.A, run.S, sim["A"], sim["S"], noise=sim["noise"])
-        scores[name] = _json_number(s)
+        scores[name] = to_jsonable(s)
         table[name] = {"nmse_A": float(s["nmse_A"]), "nmse_S": float(s["nmse_S"]),
                        "sad_db_A": float(s["sad_db_A"]), "sdr": float(s["sdr"]), "seconds": run.seconds,
                        "n_iter": run.n_iter, "converged": run.converged}
@@ -442,7 +420,7 @@ def _figures(out: Path, sim: dict, runs: dict[str, _Run], aligned: dict, table: 
 
 def _settings(sim: dict, seed: int, quick: bool, runs: dict[str, _Run]) -> dict[str, Any]:
     H, W = sim["image"]
-    return _json_number({
+    return to_jsonable({
         "simulator": "semiblind.data.mixtures.simulate_xray(1, image=(H, W), sources='casa-like', "
                      f"snr_db={SNR_DB:g}, rng=seed)",
         "image": [H, W], "channels": int(sim["X"].shape[0]), "n_sources": sim["n"], "families": sim["families"],
@@ -473,7 +451,7 @@ def _write_files(out: Path, sim: dict, runs: dict[str, _Run], table: dict, score
     res_dir = out / "results"
     res_dir.mkdir(exist_ok=True)
     for name, run in runs.items():
-        info = _json_number({"method": name, "params": run.params, "n_iter": run.n_iter,
+        info = to_jsonable({"method": name, "params": run.params, "n_iter": run.n_iter,
                              "converged": run.converged, "seconds": run.seconds, **run.info,
                              "metrics": {k: v for k, v in table[name].items() if k != "converged"},
                              "demo_seed": settings["seed"], "spectral_unit": "keV"})
@@ -485,9 +463,9 @@ def _write_files(out: Path, sim: dict, runs: dict[str, _Run], table: dict, score
     if skipped:
         md += "\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()) + "\n"
     files.append(atomic_write_text(out / "metrics.md", md, overwrite=True))
-    payload = {"table": _json_number(table), "scores": scores, "settings": settings, "skipped": skipped,
+    payload = {"table": to_jsonable(table), "scores": scores, "settings": settings, "skipped": skipped,
                "notes": notes}
-    files.append(atomic_write_text(out / "metrics.json", json.dumps(payload, indent=2) + "\n", overwrite=True))
+    files.append(atomic_write_text(out / "metrics.json", json_dumps(payload, indent=2) + "\n", overwrite=True))
     return files
 
 

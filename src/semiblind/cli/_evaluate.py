@@ -13,13 +13,13 @@ SDR / SIR / SAR (and SNR when the truth file holds the noise) are printed per so
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
 import numpy as np
 
 from .._files import atomic_write_text, check_output_path
+from .._json import dumps as json_dumps
 from ._common import add_overwrite
 
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             "per_source": per_source,
             "perm": _num(scores["perm"]),
         }
-        atomic_write_text(args.json, json.dumps(out, indent=2) + "\n", overwrite=args.overwrite)
+        atomic_write_text(args.json, json_dumps(out, indent=2) + "\n", overwrite=args.overwrite)
     if args.report is not None:
         from ..demo import write_evaluation_report
 

@@ -2,13 +2,12 @@
 
 Every experiment writes into one folder: ``<name>.md`` (a Markdown table with our figures beside the paper's
 and the exact settings, including what ``--quick`` reduced), ``<name>.json`` (the same numbers,
-machine-readable) and PNG figures. Files are written atomically (:mod:`semiblind._files`).
+machine-readable; strict JSON by :mod:`semiblind._json`, non-finite numbers as ``null``) and PNG figures. Files
+are written atomically (:mod:`semiblind._files`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write_text
+from .._json import dumps as json_dumps
 from ..report import format_table
 
 DEFAULT_ROOT = Path("semiblind-reproduce")
@@ -38,23 +38,6 @@ def child_seeds(seed: int, names: Sequence[str]) -> dict[str, int]:
         raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
     kids = np.random.SeedSequence(int(seed)).spawn(len(names))
     return {nm: int(k.generate_state(1, dtype=np.uint32)[0]) for nm, k in zip(names, kids)}
-
-
-def jsonable(obj: Any) -> Any:
-    """Convert NumPy scalars/arrays, tuples and Paths (recursively) into JSON values; NaN → None."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def write_results(
@@ -82,7 +65,7 @@ def write_results(
     doc = {"experiment": name, "title": title,
            "table": {"header": list(header), "rows": [list(r) for r in rows]},
            "notes": list(notes), **payload}
-    atomic_write_text(out_dir / f"{name}.json", json.dumps(jsonable(doc), indent=2) + "\n")
+    atomic_write_text(out_dir / f"{name}.json", json_dumps(doc, indent=2) + "\n")
     return text
 
 
@@ -97,4 +80,4 @@ class Progress:
             print(f"[{self.name} {time.perf_counter() - self.t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
-__all__ = ["DEFAULT_ROOT", "Progress", "child_seeds", "jsonable", "resolve_out_dir", "write_results"]
+__all__ = ["DEFAULT_ROOT", "Progress", "child_seeds", "resolve_out_dir", "write_results"]

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _json
+
 FORMATS = ("npz", "fits", "events", "envi", "mat")
 
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
@@ -227,7 +229,8 @@ def json_default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=json_default, sort_keys=False)
+    """Strict JSON text (the one policy of :mod:`semiblind._json`: non-finite numbers → ``null``)."""
+    return _json.dumps(obj)
 
 
 @dataclass

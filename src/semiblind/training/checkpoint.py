@@ -26,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .._files import atomic_path, atomic_write_text
+from .._json import dumps as json_dumps
 
 STATE_JSON = "state.json"
 
@@ -92,7 +93,7 @@ def save_checkpoint(
     with atomic_path(d / fname) as tmp:
         save_file(tensors, str(tmp))
     payload = {"epoch": int(epoch), "tensors": fname, "optimizer_groups": groups, **info}
-    atomic_write_text(d / STATE_JSON, json.dumps(payload, indent=1) + "\n")
+    atomic_write_text(d / STATE_JSON, json_dumps(payload, indent=1) + "\n")
     for old in d.glob("state-*.safetensors"):
         if old.name != fname:
             old.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from .._backend import as_tensor
+from .._json import dumps as json_dumps
 from .._version import __version__
 from ..unrolled.base import UnrolledNet
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -366,7 +367,8 @@ def train(
         model.load_state_dict({k: v.to(dev, dt) for k, v in m_state.items()})
         opt.load_state_dict(o_state)
         best_state = {k: v.to(dev, dt) for k, v in b_state.items()} if b_state else None
-        start_epoch, best_loss = int(info["epoch"]), float(info["best_loss"])
+        start_epoch, best_loss = int(info["epoch"]), float(
+            info["best_loss"] if info["best_loss"] is not None else math.inf)
         best_epoch, bad = int(info["best_epoch"]), int(info["bad_epochs"])
         stopped = bool(info["stopped_early"])
         if log_path.exists():
@@ -437,7 +439,7 @@ def train(
             tqdm.write(msg)
         if out is not None:
             with open(log_path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+                fh.write(json_dumps(record) + "\n")
             info = {"args": run_args, "best_loss": best_loss, "best_epoch": best_epoch, "bad_epochs": bad,
                     "stopped_early": stopped, "log_bytes": log_path.stat().st_size,
                     "rng": {"scheme": "torch.Generator per epoch, seeded from SeedSequence([seed, epoch])",

@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 
 from .._backend import resolve_dtype
 from .._files import atomic_path, atomic_write_text
+from .._json import dumps as json_dumps
 from .._version import __version__
 from ..data.xray import EnergyGrid
 from ..unrolled.base import UnrolledNet, model_classes
@@ -101,7 +102,7 @@ def save_model(model: UnrolledNet, directory: str | os.PathLike, *, overwrite: b
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     with atomic_path(d / WEIGHTS_NAME) as tmp:
         save_file(tensors, str(tmp), metadata={"format": FORMAT, "class": type(model).__name__})
-    atomic_write_text(d / CONFIG_NAME, json.dumps(model_config(model), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(d / CONFIG_NAME, json_dumps(model_config(model), indent=2) + "\n")
     return d
 
 
