@@ -313,3 +313,51 @@ def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], 
         raise InvalidParameterError(
             f"The {key!r} parameter of {owner} must be {expect}; got {value!r} instead."
         )
+
+
+# ------------------------------------------------------------------------------------------------------- A0
+
+
+def check_initial_mixing(
+    A0: Any,
+    *,
+    batch: int,
+    n_channels: int,
+    n_sources: int,
+    dtype: torch.dtype,
+    device: Any = None,
+    nonnegative: bool = False,
+    name: str = "A0",
+) -> torch.Tensor:
+    """Validate a given starting mixing matrix and return it as a fresh ``(B, m, n)`` tensor (the one
+    validator of ``A0`` used by every solver).
+
+    ``A0`` is ``(m, n)`` (channels, sources; shared by the batch) or ``(B, m, n)`` (or ``(1, m, n)``), NumPy,
+    torch or nested lists. Rejected, with a message naming ``name``: another shape, non-finite entries, an
+    all-zero column (a start without a spectrum) and, with ``nonnegative``, negative entries (NMF).
+    Normalisation is the caller's (e.g. :func:`semiblind.prox.project_columns_l2_ball`).
+    """
+    if isinstance(A0, (list, tuple)):
+        A0 = np.asarray(A0)
+    if not isinstance(A0, (np.ndarray, torch.Tensor)):
+        raise ValueError(f"{name} must be an array ({n_channels}, {n_sources}) (channels, sources); got "
+                         f"{type(A0).__name__}.")
+    shape = tuple(int(s) for s in A0.shape)
+    ok = (len(shape) == 2 and shape == (n_channels, n_sources)) or (
+        len(shape) == 3 and shape[1:] == (n_channels, n_sources) and shape[0] in (1, batch))
+    if not ok:
+        alt = f" or ({batch}, {n_channels}, {n_sources})" if batch > 1 else ""
+        raise ValueError(f"{name} must have shape ({n_channels}, {n_sources}){alt} (channels, sources); got "
+                         f"{_shape_str(shape)}.")
+    check_finite(A0, name=name)
+    if isinstance(A0, torch.Tensor):
+        A = A0.detach().to(dtype=dtype, device=device)
+    else:
+        A = torch.as_tensor(np.asarray(A0), dtype=dtype, device=device)
+    if A.ndim == 2:
+        A = A.unsqueeze(0)
+    if nonnegative and bool((A < 0).any()):
+        raise ValueError(f"{name} must be nonnegative for NMF; got {int((A < 0).sum())} negative entries.")
+    if bool((torch.linalg.vector_norm(A, dim=-2) == 0).any()):
+        raise ValueError(f"{name} must have no all-zero column; got a matrix with a zero column.")
+    return A.expand(batch, n_channels, n_sources).clone()

@@ -1,11 +1,14 @@
-"""GMCA: Generalized Morphological Component Analysis in the starlet domain.
+"""GMCA: Generalized Morphological Component Analysis, in the starlet domain or in the direct (pixel) domain.
 
 Bobin, Starck, Fadili & Moudden (2007), "Sparsity and morphological diversity in blind source separation",
 IEEE TIP 16(11); in the form described in the sGMCA paper (Gertosio, Bobin & Acero 2023, "Semi-blind source
 separation with learned constraints", §3.3). Sparsity is sought in the starlet domain
 (:mod:`semiblind.transforms`): every channel of ``X`` is transformed once, ``X → (X_w, X_c)`` with
 detail coefficients ``X_w`` ``(B, m, J, t)`` and coarse scale ``X_c`` ``(B, m, t)``; 1-D signals are
-transformed along the pixels, images ``(H, W)`` with the 2-D transform. Then:
+transformed along the pixels, images ``(H, W)`` with the 2-D transform. With ``sparse_transform="none"``
+sparsity is sought in the direct domain: ``X_w = X`` (one "scale", no coarse part), the right choice for
+``(m, t)`` pixel lists whose order is not spatial and the default for them (``"starlet"`` is the default for
+cubes). Then:
 
 1. **Initialisation** (:func:`gmca_init_pca`): the columns of A are the ``n`` leading eigenvectors of the
    detail-scale covariance ``X_w X_wᵀ``, sorted by decreasing eigenvalue (each with a nonnegative sum).
@@ -37,18 +40,21 @@ import numpy as np
 import torch
 
 from .._backend import make_rng
-from .._validation import BOOL, NONE, InstanceOf, Interval, Options
+from .._validation import BOOL, NONE, InstanceOf, Interval, Options, check_initial_mixing
+from ..prox import project_columns_sphere, soft_threshold
+from ..stats import MAD_CONSTANT, kth_smallest_np, mad_rows_np, mad_std, numpy_fast_path, row_median
 from ..transforms import starlet_forward, starlet_noise_std
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
-
-MAD_CONSTANT = 0.6745
-"""``median|x − median x| / 0.6745`` estimates the standard deviation of Gaussian noise."""
+from .driver import iterate, summary_line
 
 INITS = ("pca", "random", "given")
+TRANSFORMS = ("starlet", "none")
 FINAL_S = ("thresholded", "least_squares")
 
 __all__ = [
     "GMCA",
+    "MAD_CONSTANT",
+    "TRANSFORMS",
     "gmca",
     "gmca_init_pca",
     "gmca_iteration",
@@ -58,82 +64,10 @@ __all__ = [
     "gmca_update_s",
     "mad_std",
     "propagated_noise_std",
+    "resolve_transform",
     "row_median",
     "support_fraction_schedule",
 ]
-
-
-# ------------------------------------------------------------------------------------------ selection helpers
-
-
-def _numpy_fast_path(x: torch.Tensor) -> bool:
-    # On the CPU, NumPy's introselect (np.partition) is about ten times faster than torch.kthvalue, and its
-    # counting several times faster; gradients (e.g. an unrolled network) need the torch path.
-    return x.device.type == "cpu" and not (x.requires_grad and torch.is_grad_enabled())
-
-
-def _median_rows_np(a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
-    """Row medians of a 2-D array (mean of the two middle values for an even length); ``inplace`` lets the
-    array itself be partitioned instead of a copy."""
-    P = a.shape[-1]
-    if inplace:
-        a.partition(P // 2, axis=-1)
-        part = a
-    else:
-        part = np.partition(a, P // 2, axis=-1)
-    med = part[:, P // 2]
-    if P % 2 == 0:
-        med = 0.5 * (med + part[:, : P // 2].max(axis=-1))
-    return np.ascontiguousarray(med)
-
-
-def _mad_rows_np(a: np.ndarray) -> np.ndarray:
-    """``median|a − median(a)| / 0.6745`` of every row of a 2-D array (one copy: deviations partitioned in
-    place)."""
-    dev = np.subtract(a, _median_rows_np(a)[:, None])
-    np.abs(dev, out=dev)
-    return _median_rows_np(dev, inplace=True) / MAD_CONSTANT
-
-
-def _kth_smallest_np(a: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``a[r]``'s ``index[r]``-th smallest entry (0-based) for every row, with a single ``np.partition``: rows
-    are padded on the left with ``max(index) − index[r]`` copies of −∞ (and +∞ up to equal length), which
-    moves every wanted order statistic to the common position ``max(index)``."""
-    hi = int(index.max())
-    shift = hi - index
-    D = int(shift.max())
-    if D > 0:
-        pad = np.where(np.arange(D)[None, :] < shift[:, None], -np.inf, np.inf).astype(a.dtype)
-        a = np.concatenate([pad, a], axis=1)
-    else:
-        a = a.copy()
-    a.partition(hi, axis=-1)
-    return np.ascontiguousarray(a[:, hi])
-
-
-def row_median(x: torch.Tensor) -> torch.Tensor:
-    """Median along the last axis (mean of the two middle values for an even length); ``x.shape[:-1]``."""
-    lead, P = x.shape[:-1], x.shape[-1]
-    flat = x.reshape(-1, P)
-    if _numpy_fast_path(flat):
-        return torch.from_numpy(_median_rows_np(flat.detach().numpy())).to(x.device).reshape(lead)
-    hi = torch.kthvalue(flat, P // 2 + 1, dim=-1).values
-    if P % 2 == 0:
-        hi = 0.5 * (hi + torch.kthvalue(flat, P // 2, dim=-1).values)
-    return hi.reshape(lead)
-
-
-def mad_std(x: Any, dim: int = -1) -> torch.Tensor:
-    """Robust noise level ``median|x − median(x)| / 0.6745`` along ``dim`` (the median absolute deviation,
-    scaled to equal the standard deviation for Gaussian noise). Returns a tensor without ``dim``."""
-    xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    xt = xt.movedim(dim, -1)
-    lead, P = xt.shape[:-1], xt.shape[-1]
-    if _numpy_fast_path(xt):
-        mad = _mad_rows_np(xt.detach().reshape(-1, P).numpy())
-        return torch.from_numpy(mad).to(xt.device).reshape(lead)
-    med = row_median(xt)
-    return row_median((xt - med.unsqueeze(-1)).abs()) / MAD_CONSTANT
 
 
 # ------------------------------------------------------------------------------------------ the iterates
@@ -205,13 +139,13 @@ def _thresholds_and_magnitudes(
     """
     B, n, J, P = C.shape
     rows = C.reshape(-1, P)
-    if _numpy_fast_path(rows):
+    if numpy_fast_path(rows):
         a = rows.detach().numpy()
-        sig_np = _mad_rows_np(a) if sigma is None else sigma.detach().reshape(-1).to(C.dtype).numpy()
+        sig_np = mad_rows_np(a) if sigma is None else sigma.detach().reshape(-1).to(C.dtype).numpy()
         mag = np.abs(a)
         n_sig = np.count_nonzero(mag > (k * sig_np)[:, None], axis=-1)
         n_keep = np.clip(np.floor(support_fraction * n_sig).astype(np.int64), min_coefficients, P)
-        thr_np = _kth_smallest_np(mag, np.maximum(P - 1 - n_keep, 0))
+        thr_np = kth_smallest_np(mag, np.maximum(P - 1 - n_keep, 0))
         thr_np[n_keep >= P] = 0
         thr, sig, absC = torch.from_numpy(thr_np), torch.from_numpy(np.ascontiguousarray(sig_np)), \
             torch.from_numpy(mag)
@@ -259,13 +193,11 @@ def gmca_update_s(
                              "scale); got None.")
         sigma = propagated_noise_std(pinvA, noise_std, scale_std)
     thr, sig, absC = _thresholds_and_magnitudes(C, k, support_fraction, min_coefficients, sigma)
-    if S_prev is None:
-        shrunk = absC - thr
-    else:
-        # |c| − thr / (|S_prev|/(kσ) + 1) written as |c| − (thr·kσ) / (|S_prev| + kσ): fewer passes over S.
+    if S_prev is not None:
+        # thr / (|S_prev|/(kσ) + 1) written as (thr·kσ) / (|S_prev| + kσ): fewer passes over S.
         ksig = (k * sig).clamp_min(torch.finfo(C.dtype).tiny)
-        shrunk = torch.addcdiv(absC, thr * ksig, S_prev.abs() + ksig, value=-1.0)
-    return torch.copysign(torch.relu(shrunk), C)
+        thr = thr * ksig / (S_prev.abs() + ksig)
+    return soft_threshold(C, thr)
 
 
 def gmca_update_a(
@@ -360,18 +292,11 @@ def _initial_mixing(Xw_flat: torch.Tensor, n: int, init: str, A0: Any, rng: Any)
         return gmca_init_pca(Xw_flat, n)
     if init == "random":
         G = torch.as_tensor(make_rng(rng).standard_normal((B, m, n)), dtype=dtype, device=device)
-        return G / torch.linalg.vector_norm(G, dim=-2, keepdim=True)
+        return project_columns_sphere(G)
     if A0 is None:
         raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
-    A = torch.as_tensor(np.asarray(A0.detach().cpu() if isinstance(A0, torch.Tensor) else A0),
-                        dtype=dtype, device=device)
-    if A.ndim not in (2, 3) or tuple(A.shape[-2:]) != (m, n) or (A.ndim == 3 and A.shape[0] not in (1, B)):
-        raise ValueError(f"A0 must have shape ({m}, {n}) or ({B}, {m}, {n}); got {tuple(A.shape)}.")
-    A = A.expand(B, m, n).clone()
-    norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True)
-    if bool((norms == 0).any()):
-        raise ValueError("A0 must have no all-zero column; got a matrix with a zero column.")
-    return A / norms
+    A = check_initial_mixing(A0, batch=B, n_channels=m, n_sources=n, dtype=dtype, device=device)
+    return project_columns_sphere(A)
 
 
 def gmca(
@@ -394,6 +319,9 @@ def gmca(
     A0: Any = None,
     final_s: str = "least_squares",
     rng: Any = None,
+    transform: str | None = None,
+    callback: Any = None,
+    verbose: bool = False,
 ) -> FitResult:
     """Run GMCA on a batch ``X (B, m, t)`` (``t = H·W`` pixels, row-major, when ``image_shape`` is given).
 
@@ -409,7 +337,13 @@ def gmca(
     if final_s not in FINAL_S:
         raise ValueError(f"final_s must be one of {', '.join(repr(f) for f in FINAL_S)}; got {final_s!r}.")
     ramp = max(1, max_iter // 2) if n_ramp is None else int(n_ramp)
-    if image_shape is not None:
+    transform = resolve_transform(transform, image_shape)
+    if transform == "none":  # sparsity sought in the direct (pixel) domain: one "scale", X itself, no coarse part
+        n_scales = 1
+        Xw = X.reshape(B, m, 1, t)
+        Xc = torch.zeros_like(X)
+        ndim = None
+    elif image_shape is not None:
         H, W = image_shape
         d, c = starlet_forward(X.reshape(B, m, H, W), n_scales, ndim=2)
         Xw = d.reshape(B, m, n_scales, H * W)
@@ -420,37 +354,27 @@ def gmca(
         ndim = 1
     J = n_scales
     sig_noise = _noise_tensor(noise_std, m, X.dtype, X.device)
-    scale_std = torch.as_tensor(starlet_noise_std(J, ndim=ndim), dtype=X.dtype, device=X.device)
+    std_J = [1.0] if ndim is None else starlet_noise_std(J, ndim=ndim)  # noise std of each scale (white noise)
+    scale_std = torch.as_tensor(std_J, dtype=X.dtype, device=X.device)
     Xw_flat = Xw.reshape(B, m, J * t)
     A = _initial_mixing(Xw_flat, n, init, A0, rng)
 
-    S_prev: torch.Tensor | None = None
-    active = torch.ones(B, dtype=torch.bool, device=X.device)
-    n_iter = torch.full((B,), max_iter, dtype=torch.long, device=X.device)
-    converged = torch.zeros(B, dtype=torch.bool, device=X.device)
-    history: list[float] = []
-    for it in range(max_iter):
+    def step(it, state, ctx):
+        S_prev = state.get("S_w")
         K = support_fraction_schedule(it, K_max, ramp)
         reweight = reweighting and S_prev is not None and it >= ramp - 1
         A_new, S_w, delta = gmca_iteration(
-            A, Xw, S_prev, k=k, support_fraction=K, min_coefficients=min_coefficients, reweight=reweight,
-            noise_std=sig_noise, scale_std=scale_std, sv_floor=sv_floor,
+            state["A"], Xw, S_prev, k=k, support_fraction=K, min_coefficients=min_coefficients,
+            reweight=reweight, noise_std=sig_noise, scale_std=scale_std, sv_floor=sv_floor,
             nonnegative_mixing=nonnegative_mixing,
         )
-        if bool(active.all()):
-            A, S_prev = A_new, S_w
-        else:
-            A = torch.where(active.view(B, 1, 1), A_new, A)
-            S_prev = torch.where(active.view(B, 1, 1, 1), S_w, S_prev)
-        if bool(active[0]):
-            history.append(float(delta[0]))
-        if it >= ramp:
-            done = active & (delta < tol)
-            n_iter = torch.where(done, it + 1, n_iter)
-            converged |= done
-            active &= ~done
-            if not bool(active.any()):
-                break
+        done = (delta < tol) if it >= ramp else None  # tested once K = K_max
+        return {"A": A_new, "S_w": S_w}, done, {"delta_S": delta[0]}
+
+    run = iterate(step, {"A": A}, batch=B, max_iter=max_iter, callback=callback, verbose=verbose, desc="GMCA")
+    A, S_prev = run.values["A"], run.values.get("S_w")
+    n_iter, converged = run.n_iter, run.converged
+    history = run.history.get("delta_S", [])
 
     pinvA = gmca_pinv(A, sv_floor)
     if final_s == "least_squares":
@@ -460,7 +384,19 @@ def gmca(
                             S_prev=S_prev if reweighting else None, noise_std=sig_noise, scale_std=scale_std,
                             pinvA=pinvA)
         S = S_w.sum(dim=2) + pinvA @ Xc
-    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history})
+    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history},
+                     info={"transform": transform})
+
+
+def resolve_transform(transform: str | None, image_shape: tuple[int, ...] | None) -> str:
+    """GMCA's sparsifying domain: ``"starlet"`` or ``"none"`` as given; None picks ``"starlet"`` for images
+    (``image_shape`` given, i.e. cube input) and ``"none"`` (the direct, pixel domain) for ``(m, t)`` data,
+    whose pixel order need not be spatial."""
+    if transform is None:
+        return "starlet" if image_shape is not None else "none"
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(map(repr, TRANSFORMS))} or None; got {transform!r}.")
+    return transform
 
 
 ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
@@ -473,7 +409,7 @@ class GMCA(BaseSeparator):
     Parameters (keyword-only; defaults in brackets)
     -----------------------------------------------
     n_sources : number of sources n [2].
-    n_scales : number J of starlet detail scales [3]; 1-D along the pixels, 2-D for cube input.
+    n_scales : number J of starlet detail scales [3]; 1-D along the pixels, 2-D for cube input (starlet only).
     k : threshold in units of the noise level σ, ``kσ`` [3.0].
     K_max : final support fraction: at most ``K·#{|c| > kσ}`` coefficients are kept per source and scale
         [0.5].
@@ -495,8 +431,12 @@ class GMCA(BaseSeparator):
     final_s : the sources returned after the last iteration [``"least_squares"``: ``A⁺X`` with the final A,
         unbiased]; ``"thresholded"``: one more S-step with the final A (thresholds at ``K_max``, reweighted),
         summed over the detail scales, plus the unthresholded coarse scale ``A⁺X_c`` — a denoised estimate for
-        sources that are sparse in the starlet domain (smooth images). On sources that are sparse pixel by
-        pixel (i.i.d. generalised-Gaussian draws, 30 dB) it is much worse: NMSE(S) 0.22 against 1.8e-3.
+        sources that are sparse in the starlet domain (smooth images); on sources sparse pixel by pixel it is
+        much worse (measured in ``docs/results.md``, "GMCA").
+    sparse_transform : ``"starlet"`` (sparsity of the starlet detail coefficients), ``"none"`` (sparsity of the
+        pixels themselves; ``n_scales`` is then unused) or None [None: ``"starlet"`` for cube input ``(m, H, W)``,
+        ``"none"`` for ``(m, t)`` data]. The one used is in ``info_["transform"]``. (Not named ``transform``:
+        that is the estimator's method.) CLI: ``--set sparse_transform=none``.
     random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose: as everywhere.
 
     Fitted attributes: ``mixing_`` ``(m, n)``, ``sources_`` ``(n, t)`` or ``(n, H, W)``, ``n_iter_``,
@@ -505,6 +445,8 @@ class GMCA(BaseSeparator):
     """
 
     name: ClassVar[str] = "gmca"
+    family: ClassVar[str] = "sparse BSS in the starlet domain, MAD thresholds"
+    reference: ClassVar[str] = "Bobin et al. 2007"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_scales": [Interval(int, 1, None, closed="left")],
@@ -521,6 +463,7 @@ class GMCA(BaseSeparator):
         "init": [Options(INITS)],
         "A0": [ARRAY, NONE],
         "final_s": [Options(FINAL_S)],
+        "sparse_transform": [Options(TRANSFORMS), NONE],
     }
 
     def __init__(
@@ -541,6 +484,7 @@ class GMCA(BaseSeparator):
         init: str = "pca",
         A0: Any = None,
         final_s: str = "least_squares",
+        sparse_transform: str | None = None,
         random_state: Any = None,
         dtype: str = "float32",
         device: Any = "cpu",
@@ -561,6 +505,7 @@ class GMCA(BaseSeparator):
         self.init = init
         self.A0 = A0
         self.final_s = final_s
+        self.sparse_transform = sparse_transform
         self.random_state = random_state
         self.dtype = dtype
         self.device = device
@@ -572,12 +517,10 @@ class GMCA(BaseSeparator):
             n_ramp=self.n_ramp, max_iter=self.max_iter, tol=self.tol, min_coefficients=self.min_coefficients,
             reweighting=self.reweighting, nonnegative_mixing=self.nonnegative_mixing,
             noise_std=self.noise_std, sv_floor=self.sv_floor, init=self.init, A0=self.A0,
-            final_s=self.final_s, rng=self._rng(),
+            final_s=self.final_s, rng=self._rng(), transform=self.sparse_transform, verbose=self.verbose,
         )
         if self.verbose:
-            conv = torch.as_tensor(res.converged)
-            print(f"GMCA: {int(torch.as_tensor(res.n_iter).max())} iteration(s), "
-                  f"{int(conv.sum())}/{X.shape[0]} converged")
+            print(summary_line(f"GMCA ({res.info['transform']})", res.n_iter, res.converged))
         return res
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:

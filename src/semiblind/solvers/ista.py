@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._backend import as_tensor, resolve_dtype, spectral_norm_sq
+from .._backend import as_tensor, resolve_dtype
 from .._validation import (
     BOOL,
     NONE,
@@ -30,7 +30,8 @@ from .._validation import (
     check_finite,
 )
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
-from .iterates import sparse_step_s
+from .driver import iterate, summary_line
+from .iterates import palm_step_params, sparse_step_s
 
 ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
 KNOWN_A = InstanceOf((np.ndarray, torch.Tensor, list, tuple),
@@ -88,6 +89,8 @@ def ista(
     dtype: Any = None,
     device: Any = None,
     record_history: bool = True,
+    callback: Any = None,
+    verbose: bool = False,
 ) -> FitResult:
     """Solve ``min_S ½‖X − A S‖²_F + λ‖S‖₁`` by ISTA (or FISTA with ``accelerated=True``) for a batch.
 
@@ -101,6 +104,7 @@ def ista(
     S0 : initial sources ``(B, n, t)``; default zeros.
     dtype, device : computation dtype (default float32) and device.
     record_history : record ``objective`` (at ``S_0 … S_K``) and ``delta_S`` of the first sample.
+    callback, verbose : as in :func:`semiblind.solvers.driver.iterate` (stop hook; tqdm bar).
 
     Returns
     -------
@@ -120,59 +124,44 @@ def ista(
         raise ValueError(f"lam must be a finite scalar >= 0 or one such value per sample ({B}); got {lam!r}.")
     lam_b = lam_t.expand(B).reshape(B, 1, 1)
 
-    L = spectral_norm_sq(At)  # (B or 1,)
-    inv_L = torch.where(L > 0, 1.0 / L.clamp_min(torch.finfo(dt).tiny), torch.zeros_like(L)).reshape(-1, 1, 1)
-    W = At * inv_L
+    A_full = At.expand(B, m, n)
+    W, theta = palm_step_params(A_full, lam_b)  # W = A/L, θ = λ/L (L = ‖AᵀA‖₂; step skipped when A = 0)
     WtX = W.mT @ Xt  # (B, n, t): fixed, computed once
-    theta = lam_b * inv_L  # (B, 1, 1)
 
     if S0 is None:
         S = torch.zeros(B, n, t, dtype=dt, device=Xt.device)
     else:
         S = _batched_matrix(S0, name="S0", batch=B, rows=n, cols=t, dtype=dt, device=Xt.device,
                             what="(sources, pixels)").expand(B, n, t).clone()
-    A_full = At.expand(B, m, n)
 
-    active = torch.ones(B, dtype=torch.bool, device=Xt.device)
-    converged = torch.zeros(B, dtype=torch.bool, device=Xt.device)
-    n_iter = torch.zeros(B, dtype=torch.long, device=Xt.device)
-    n_active = B
-    S_prev = S
-    tau = 1.0
-    hist_obj: list[torch.Tensor] = []
-    hist_dS: list[torch.Tensor] = []
-    if record_history:
-        hist_obj.append(lasso_objective(Xt[:1], A_full[:1], S[:1], lam_b[:1].reshape(-1))[0])
-    for _ in range(max_iter):
-        first_active = record_history and bool(active[0])
+    def objective(S_):
+        return lasso_objective(Xt[:1], A_full[:1], S_[:1], lam_b[:1].reshape(-1))[0]
+
+    tau = [1.0]  # FISTA's τ_k (one scalar for the whole batch, as the iteration count is shared)
+
+    def step(k, state, ctx):
+        S_cur = state["S"]
         if accelerated:
-            tau_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * tau * tau))
-            Y = S + ((tau - 1.0) / tau_next) * (S - S_prev)
-            tau = tau_next
+            tau_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * tau[0] * tau[0]))
+            Y = S_cur + ((tau[0] - 1.0) / tau_next) * (S_cur - state["S_prev"])
+            tau[0] = tau_next
         else:
-            Y = S
-        S_new = sparse_step_s(Y, At, Xt, W, theta, WtX=WtX)
-        dS = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
-        if n_active < B:
-            keep = active.reshape(B, 1, 1)
-            S_new = torch.where(keep, S_new, S)
-        S_prev, S = S, S_new
-        n_iter += active
-        done = active & (dS < tol)
-        converged |= done
-        active &= ~done
-        if first_active:
-            hist_dS.append(dS[0])
-            hist_obj.append(lasso_objective(Xt[:1], A_full[:1], S[:1], lam_b[:1].reshape(-1))[0])
-        n_active = int(active.sum())
-        if n_active == 0:
-            break
+            Y = S_cur
+        S_new = sparse_step_s(Y, A_full, Xt, W, theta, WtX=WtX)
+        dS = torch.linalg.vector_norm(S_new - S_cur, dim=(-2, -1))
+        trace = {"delta_S": dS[0], "objective": objective(S_new)} if ctx.record else None
+        new = {"S": S_new, "S_prev": S_cur} if accelerated else {"S": S_new}
+        return new, dS < tol, trace
+
+    state = {"S": S, "S_prev": S} if accelerated else {"S": S}
+    obj0 = float(objective(S)) if record_history else None
+    run = iterate(step, state, batch=B, max_iter=max_iter, record_history=record_history, callback=callback,
+                  verbose=verbose, desc="FISTA" if accelerated else "ISTA")
+    S, n_iter, converged = run.values["S"], run.n_iter, run.converged
     history: dict[str, list[float]] = {}
     if record_history:
-        history = {
-            "objective": torch.stack(hist_obj).tolist(),
-            "delta_S": torch.stack(hist_dS).tolist() if hist_dS else [],
-        }
+        history = {"objective": [obj0] + run.history.get("objective", []),
+                   "delta_S": run.history.get("delta_S", [])}
     return FitResult(A=A_full.clone(), S=S, n_iter=n_iter, converged=converged, history=history)
 
 
@@ -226,6 +215,8 @@ class ISTA(_KnownMatrixMixin, BaseSeparator):
     """
 
     name: ClassVar[str] = "ista"
+    family: ClassVar[str] = "sparse coding, A known"
+    reference: ClassVar[str] = "Daubechies et al. 2004"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
@@ -268,10 +259,9 @@ class ISTA(_KnownMatrixMixin, BaseSeparator):
 
     def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
         res = ista(X, self.A, self.lam, max_iter=self.max_iter, tol=self.tol, accelerated=self.accelerated,
-                   dtype=self._dtype, device=X.device)
+                   dtype=self._dtype, device=X.device, verbose=self.verbose)
         if self.verbose:
-            print(f"{type(self).__name__}: {int(res.n_iter.max())} iteration(s), "
-                  f"{int(res.converged.sum())}/{X.shape[0]} converged")
+            print(summary_line(type(self).__name__, res.n_iter, res.converged))
         return res
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -284,6 +274,8 @@ class FISTA(ISTA):
     """FISTA (Beck & Teboulle 2009): :class:`ISTA` with ``accelerated=True`` by default."""
 
     name: ClassVar[str] = "fista"
+    family: ClassVar[str] = "sparse coding, A known, accelerated"
+    reference: ClassVar[str] = "Beck & Teboulle 2009"
 
     def __init__(
         self,

@@ -12,7 +12,36 @@ from __future__ import annotations
 
 import torch
 
+from .._backend import spectral_norm_sq
 from ..prox import project_columns_l2_ball, soft_threshold
+
+
+def inverse_lipschitz(L: torch.Tensor) -> torch.Tensor:
+    """The safe step ``1/L`` of a Lipschitz constant ``L (...)``, with **one** behaviour at ``L = 0``: step 0.
+
+    ``L = 0`` means the smooth term is flat in that block (``A = 0`` for the S-step, ``S = 0`` for the A-step):
+    a zero step leaves the block unchanged (the soft threshold at ``θ = λ·0 = 0`` is the identity), so the
+    step is skipped instead of dividing by a floor. Used by PALM, ISTA and LPALM's ``"ista"`` S-update.
+    """
+    return torch.where(L > 0, 1.0 / L.clamp_min(torch.finfo(L.dtype).tiny), torch.zeros_like(L))
+
+
+def palm_step_params(A: torch.Tensor, lam: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """PALM's / ISTA's S-step parameters (LPALM paper eq. 6, first line): ``W = A/L_S``, ``θ = λ/L_S``.
+
+    ``L_S = ‖AᵀA‖₂`` per matrix of ``A (B or 1, m, n)``; ``1/L_S`` by :func:`inverse_lipschitz` (0 when
+    ``A = 0``, which skips the step). ``lam``: a scalar, or ``(B, 1, 1)``. Returns ``W`` (the shape of ``A``) and
+    ``θ`` ``(B or 1, 1, 1)``, the arguments of :func:`sparse_step_s`.
+    """
+    inv_L = inverse_lipschitz(spectral_norm_sq(A)).reshape(*A.shape[:-2], 1, 1)
+    return A * inv_L, lam * inv_L
+
+
+def palm_step_size_a(SSt: torch.Tensor) -> torch.Tensor:
+    """PALM's A-step size (LPALM paper eq. 6, second line): ``1/L_A`` with ``L_A = ‖SSᵀ‖₂``, from the Gram
+    matrix ``SSᵀ (B, n, n)`` of the new S; 0 when ``S = 0`` (the A-step is skipped). Returns ``(B, 1, 1)``."""
+    L_A = torch.linalg.eigvalsh(SSt)[..., -1].clamp_min(0)
+    return inverse_lipschitz(L_A).reshape(*SSt.shape[:-2], 1, 1)
 
 
 def batched_left_matmul(M: torch.Tensor, X: torch.Tensor) -> torch.Tensor:

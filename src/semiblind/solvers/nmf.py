@@ -42,9 +42,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._backend import as_tensor
-from .._validation import NONE, InstanceOf, Interval, Options, check_nonnegative_data
+from .._validation import NONE, InstanceOf, Interval, Options, check_initial_mixing, check_nonnegative_data
+from ..prox import project_columns_sphere
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
+from .driver import iterate, summary_line
 
 # ------------------------------------------------------------------------------------------- update equations
 
@@ -188,15 +189,13 @@ def nnls_hals(
         S = torch.linalg.lstsq(A, X).solution.clamp_min(0)
     else:
         S = S0
-    active = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
-    for _ in range(max_sweeps):
-        S_new = hals_sweep_s(S, AtX, AtA, 0.0, lam)
-        change = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
-        S = torch.where(active[:, None, None], S_new, S)
-        active = active & (change > tol * torch.linalg.vector_norm(S, dim=(-2, -1)))
-        if not bool(active.any()):
-            break
-    return S
+
+    def step(k, state, ctx):
+        S_new = hals_sweep_s(state["S"], AtX, AtA, 0.0, lam)
+        change = torch.linalg.vector_norm(S_new - state["S"], dim=(-2, -1))
+        return {"S": S_new}, change <= tol * torch.linalg.vector_norm(S_new, dim=(-2, -1)), None
+
+    return iterate(step, {"S": S}, batch=X.shape[0], max_iter=max_sweeps, record_history=False).values["S"]
 
 
 # --------------------------------------------------------------------------------------------- initialisation
@@ -261,22 +260,6 @@ def random_init(X: torch.Tensor, n: int, rng: np.random.Generator) -> tuple[torc
     return avg * a, avg * s
 
 
-def _check_A0(A0: Any, B: int, m: int, n: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    A = as_tensor(A0, dtype=dtype, device=device)
-    if A.ndim == 2:
-        A = A.unsqueeze(0).expand(B, -1, -1)
-    if A.ndim != 3 or tuple(A.shape[-2:]) != (m, n) or A.shape[0] not in (1, B):
-        raise ValueError(
-            f"A0 must have shape ({m}, {n}) or ({B}, {m}, {n}) (channels, sources); "
-            f"got shape {tuple(A0.shape)}."
-        )
-    if not bool(torch.isfinite(A).all()):
-        raise ValueError("A0 must contain only finite values; got NaN or infinite entries.")
-    if bool((A < 0).any()):
-        raise ValueError(f"A0 must be nonnegative for NMF; got {int((A < 0).sum())} negative entries.")
-    return A.expand(B, m, n).clone()
-
-
 # ------------------------------------------------------------------------------------------------- estimators
 
 _ARRAY_OR_NONE = [NONE, InstanceOf((np.ndarray, torch.Tensor), "an array (m, n) or (B, m, n)")]
@@ -306,15 +289,16 @@ class _IterativeNMF(BaseSeparator):
         B, m, _ = X.shape
         n = self.n_sources
         if self.A0 is not None:
-            A = _check_A0(self.A0, B, m, n, X.dtype, X.device)
+            A = check_initial_mixing(self.A0, batch=B, n_channels=m, n_sources=n, dtype=X.dtype,
+                                     device=X.device, nonnegative=True)
             S = nnls_hals(A, X, lam=self._lam(), max_sweeps=50).clamp_min(self.eps)
         elif self.init == "random":
             A, S = random_init(X, n, self._rng())
         else:
             A, S = nndsvd_init(X, n, fill="mean" if self.init == "nndsvda" else "eps", eps=self.eps)
-        if self._normalise_a:
+        if self._normalise_a:  # unit columns of A, the scale moved into S (the product AS is unchanged)
             norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True).clamp_min(self.eps)
-            A, S = A / norms, S * norms.mT
+            A, S = project_columns_sphere(A, eps=self.eps), S * norms.mT
         return A, S
 
     @abstractmethod
@@ -334,29 +318,19 @@ class _IterativeNMF(BaseSeparator):
             return nmf_objective(XX, A_, XSt_, SSt_, lam, S_.sum((-2, -1)) if lam else None)
 
         f0 = objective(A, S, X @ S.mT, S @ S.mT)
-        f_prev = f0.clone()
-        active = f0 > 0
-        converged = ~active
-        n_iter = torch.zeros(B, dtype=torch.long, device=X.device)
-        history = [float(f0[0])]
-        for _ in range(self.max_iter):
-            A_new, S_new, XSt, SSt = self._step(A, S, X, active)
+
+        def step(k, state, ctx):
+            A_new, S_new, XSt, SSt = self._step(state["A"], state["S"], X, ctx.active)
             f = objective(A_new, S_new, XSt, SSt)
-            if bool(active.all()):
-                A, S = A_new, S_new
-            else:
-                A = torch.where(active[:, None, None], A_new, A)
-                S = torch.where(active[:, None, None], S_new, S)
-            first_active = bool(active[0])
-            n_iter += active.long()
-            done = active & ((f_prev - f).abs() <= self.tol * f0)
-            f_prev = torch.where(active, f, f_prev)
-            if first_active:
-                history.append(float(f[0]))
-            converged = converged | done
-            active = active & ~done
-            if not bool(active.any()):
-                break
+            done = (state["f_prev"] - f).abs() <= self.tol * f0
+            return {"A": A_new, "S": S_new, "f_prev": f}, done, {"objective": f[0]}
+
+        run = iterate(step, {"A": A, "S": S, "f_prev": f0.clone()}, batch=B, max_iter=self.max_iter,
+                      active=f0 > 0, verbose=self.verbose, desc=type(self).__name__)
+        A, S, n_iter, converged = run.values["A"], run.values["S"], run.n_iter, run.converged
+        history = [float(f0[0])] + run.history.get("objective", [])
+        if self.verbose:
+            print(summary_line(type(self).__name__, n_iter, converged))
         return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"objective": history})
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -386,6 +360,8 @@ class MU(_IterativeNMF):
     """
 
     name: ClassVar[str] = "mu"
+    family: ClassVar[str] = "NMF, Frobenius multiplicative updates"
+    reference: ClassVar[str] = "Lee & Seung 2001"
 
     def __init__(
         self,
@@ -439,6 +415,8 @@ class SparseNMF(MU):
     """
 
     name: ClassVar[str] = "snmf"
+    family: ClassVar[str] = "NMF with ℓ1 on S"
+    reference: ClassVar[str] = "Hoyer 2002"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_NMF_CONSTRAINTS,
         "lam": [Interval(float, 0, None, closed="left")],
@@ -471,8 +449,7 @@ class SparseNMF(MU):
 
     def _step(self, A, S, X, active):
         A, S, XSt, SSt = super()._step(A, S, X, active)
-        A = A / torch.linalg.vector_norm(A, dim=-2, keepdim=True).clamp_min(self.eps)
-        return A, S, XSt, SSt
+        return project_columns_sphere(A, eps=self.eps), S, XSt, SSt
 
 
 @register
@@ -492,6 +469,8 @@ class HALS(_IterativeNMF):
     """
 
     name: ClassVar[str] = "hals"
+    family: ClassVar[str] = "NMF, accelerated HALS"
+    reference: ClassVar[str] = "Gillis & Glineur 2012"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_NMF_CONSTRAINTS,
         "alpha": [Interval(float, 0, None, closed="left")],
@@ -530,18 +509,15 @@ class HALS(_IterativeNMF):
     def _inner(self, sweep, Z: torch.Tensor, max_inner: int, active: torch.Tensor) -> torch.Tensor:
         """Repeat ``sweep`` on ``Z`` per sample while ``‖ΔZ‖ > δ‖ΔZ_first‖`` (at most ``max_inner``
         sweeps)."""
-        inner = active.clone()
-        first = None
-        for _ in range(max_inner):
-            Z_new = sweep(Z)
-            d = torch.linalg.vector_norm(Z_new - Z, dim=(-2, -1))
-            if first is None:
-                first = d
-            Z = torch.where(inner[:, None, None], Z_new, Z)
-            inner = inner & (d > self.delta * first)
-            if not bool(inner.any()):
-                break
-        return Z
+
+        def step(k, state, ctx):
+            Z_new = sweep(state["Z"])
+            d = torch.linalg.vector_norm(Z_new - state["Z"], dim=(-2, -1))
+            first = d if k == 0 else state["first"]
+            return {"Z": Z_new, "first": first}, ~(d > self.delta * first), None
+
+        return iterate(step, {"Z": Z}, batch=Z.shape[0], max_iter=max_inner, active=active,
+                       record_history=False).values["Z"]
 
     def _step(self, A, S, X, active):
         m, n = A.shape[-2:]
@@ -577,6 +553,8 @@ class NMFCD(BaseSeparator):
     """
 
     name: ClassVar[str] = "nmf-cd"
+    family: ClassVar[str] = "NMF, scikit-learn coordinate descent (X transposed: V = Xᵀ, W = Sᵀ, H = Aᵀ)"
+    reference: ClassVar[str] = "Cichocki & Phan 2009"
     nonnegative: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
@@ -626,7 +604,8 @@ class NMFCD(BaseSeparator):
         B, m, _ = X.shape
         n = self.n_sources
         seed = int(self._rng().integers(0, 2**31 - 1))
-        A0 = None if self.A0 is None else _check_A0(self.A0, B, m, n, X.dtype, X.device)
+        A0 = None if self.A0 is None else check_initial_mixing(
+            self.A0, batch=B, n_channels=m, n_sources=n, dtype=X.dtype, device=X.device, nonnegative=True)
         np_dtype = np.float64 if X.dtype == torch.float64 else np.float32
         As, Ss, iters = [], [], []
         for b in range(B):  # scikit-learn is not batched
@@ -652,6 +631,8 @@ class NMFCD(BaseSeparator):
         A = torch.stack(As).to(X.device)
         S = torch.stack(Ss).to(X.device)
         n_iter = torch.tensor(iters)
+        if self.verbose:
+            print(summary_line("NMF-CD (scikit-learn)", n_iter, n_iter < self.max_iter))
         R = X[:1] - A[:1] @ S[:1]
         history = {"objective": [0.5 * float((R.double() ** 2).sum())]}
         return FitResult(A=A, S=S, n_iter=n_iter, converged=n_iter < self.max_iter, history=history)

@@ -21,6 +21,7 @@ from .._backend import as_tensor
 from .._validation import BOOL, NONE, InstanceOf, Interval
 from ..prox import project_columns_l2_ball, soft_threshold
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
+from .driver import summary_line
 from .ista import KNOWN_A, _batched_matrix, _KnownMatrixMixin, _n_cols
 
 
@@ -46,6 +47,8 @@ class OracleS(_KnownMatrixMixin, BaseSeparator):
     """
 
     name: ClassVar[str] = "oracle-s"
+    family: ClassVar[str] = "oracle: S = ST_λ(A⁺X) from the true A"
+    reference: ClassVar[str] = "—"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
@@ -82,6 +85,8 @@ class OracleS(_KnownMatrixMixin, BaseSeparator):
         A = _batched_matrix(self.A, name="A", batch=B, rows=m, cols=None, dtype=X.dtype, device=X.device,
                             what="(channels, sources)")
         S = oracle_sources(X, A, self.lam)
+        if self.verbose:
+            print(summary_line("oracle-s (closed form)", 1, torch.ones(B, dtype=torch.bool)))
         return FitResult(A=A.expand(B, -1, -1).clone(), S=S, n_iter=1, converged=True)
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -100,6 +105,8 @@ class OracleA(_KnownMatrixMixin, BaseSeparator):
     """
 
     name: ClassVar[str] = "oracle-a"
+    family: ClassVar[str] = "oracle: A by least squares from the true S"
+    reference: ClassVar[str] = "—"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "n_sources": [Interval(int, 1, None, closed="left"), NONE],
@@ -154,4 +161,6 @@ class OracleA(_KnownMatrixMixin, BaseSeparator):
         S = _batched_matrix(S_b, name="S", batch=B, rows=None, cols=t, dtype=X.dtype, device=X.device,
                             what="(sources, pixels) with as many pixels as X")
         A = oracle_mixing(X, S, self.project)
+        if self.verbose:
+            print(summary_line("oracle-a (closed form)", 1, torch.ones(B, dtype=torch.bool)))
         return FitResult(A=A, S=S.expand(B, -1, -1).clone(), n_iter=1, converged=True)

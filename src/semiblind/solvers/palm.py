@@ -28,12 +28,13 @@ import numpy as np
 import torch
 
 from .. import metrics
-from .._backend import as_tensor, make_rng, resolve_dtype, spectral_norm_sq, to_numpy
-from .._validation import NONE, Interval, Options, check_data, check_n_sources
-from ..prox import project_columns_l2_ball
+from .._backend import as_tensor, make_rng, resolve_dtype, to_numpy
+from .._validation import NONE, Interval, Options, check_data, check_initial_mixing, check_n_sources
+from ..prox import project_columns_l2_ball, project_columns_sphere
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
+from .driver import iterate, summary_line
 from .ista import ARRAY, _batched_matrix, ista
-from .iterates import gradient_step_a, sparse_step_s
+from .iterates import gradient_step_a, palm_step_params, palm_step_size_a, sparse_step_s
 
 INITS = ("given", "random", "ones")
 
@@ -63,17 +64,15 @@ def initial_mixing(
     if init == "given":
         if A0 is None:
             raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
-        A = _batched_matrix(A0, name="A0", batch=B, rows=m, cols=n_sources, dtype=X.dtype, device=X.device,
-                            what="(channels, sources)").expand(B, m, n_sources)
-        if bool((torch.linalg.vector_norm(A, dim=-2) == 0).any()):
-            raise ValueError("A0 must have no all-zero column; got a matrix with a zero column.")
-        return project_columns_l2_ball(A.clone())
+        A = check_initial_mixing(A0, batch=B, n_channels=m, n_sources=n_sources, dtype=X.dtype,
+                                 device=X.device)
+        return project_columns_l2_ball(A)
     if init == "random":
         G = make_rng(rng).standard_normal((B, m, n_sources))
         A = torch.as_tensor(G, dtype=X.dtype, device=X.device)
     else:
         A = torch.ones(B, m, n_sources, dtype=X.dtype, device=X.device)
-    return A / torch.linalg.vector_norm(A, dim=-2, keepdim=True)
+    return project_columns_sphere(A)
 
 
 def _objective_gram(
@@ -99,6 +98,9 @@ def palm(
     dtype: Any = None,
     device: Any = None,
     record_history: bool = True,
+    history_window: int | None = None,
+    callback: Any = None,
+    verbose: bool = False,
 ) -> FitResult:
     """Run PALM (LPALM paper eq. 6) on a batch ``X (B, m, t)``; functional core of :class:`PALM`.
 
@@ -113,7 +115,10 @@ def palm(
         iterations.
     dtype, device : computation dtype (default float32; a float64 tensor input stays float64) and device.
     record_history : record, for the first sample, ``objective`` (``½‖X − AS‖² + λ‖S‖₁`` at the iterates
-        ``0 … K``, so ``K+1`` values), ``delta_S`` and ``delta_A`` (``K`` values each).
+        ``0 … K``, so ``K+1`` values), ``delta_S`` and ``delta_A`` (``K`` values each); ``history_window``
+        keeps only the last so many values (memory never grows with ``max_iter``, only with the iterations run).
+    callback : ``callback(k, ctx) -> bool`` after each iteration (:func:`semiblind.solvers.driver.iterate`);
+        True stops. verbose : tqdm progress bar.
 
     Returns
     -------
@@ -144,54 +149,33 @@ def palm(
         S = _batched_matrix(S0, name="S0", batch=B, rows=n, cols=t, dtype=dt, device=Xt.device,
                             what="(sources, pixels)").expand(B, n, t).clone()
 
-    tiny = torch.finfo(dt).tiny
-    active = torch.ones(B, dtype=torch.bool, device=Xt.device)
-    converged = torch.zeros(B, dtype=torch.bool, device=Xt.device)
-    n_iter = torch.zeros(B, dtype=torch.long, device=Xt.device)
-    n_active = B
     X0_sq = Xt[0].square().sum()
-    hist = torch.zeros(max_iter + 1 if record_history else 0, 3, dtype=dt, device=Xt.device)
-    for k in range(max_iter):
-        first_active = record_history and bool(active[0])
-        L_S = spectral_norm_sq(A)
-        inv_LS = torch.where(L_S > 0, 1.0 / L_S.clamp_min(tiny), torch.zeros_like(L_S)).reshape(B, 1, 1)
-        W = A * inv_LS
-        WtX = W.mT @ Xt
-        if first_active:
-            AtX0 = WtX[0] * L_S[0]  # AᵀX of the first sample (zero when A = 0)
-            hist[k, 0] = _objective_gram(X0_sq, AtX0, A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
-        S_new = sparse_step_s(S, A, Xt, W, lam_b * inv_LS, WtX=WtX)
+
+    def step(k, state, ctx):
+        A, S = state["A"], state["S"]
+        W, theta = palm_step_params(A, lam_b)
+        trace = None
+        if ctx.record:  # objective at the current iterate (before this step), first sample
+            trace = {"objective": _objective_gram(X0_sq, A[0].mT @ Xt[0], A[0].mT @ A[0], S[0], lam_b[0, 0, 0])}
+        S_new = sparse_step_s(S, A, Xt, W, theta, WtX=W.mT @ Xt)
         SSt = S_new @ S_new.mT  # shared by L_A = ‖SSᵀ‖₂ and the A step
-        L_A = torch.linalg.eigvalsh(SSt)[..., -1].clamp_min(0)
-        inv_LA = torch.where(L_A > 0, 1.0 / L_A.clamp_min(tiny), torch.zeros_like(L_A)).reshape(B, 1, 1)
-        A_new = gradient_step_a(A, S_new, Xt, inv_LA, SSt=SSt)
+        A_new = gradient_step_a(A, S_new, Xt, palm_step_size_a(SSt), SSt=SSt)
         dS = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
         dA = torch.linalg.vector_norm(A_new - A, dim=(-2, -1))
-        if n_active < B:
-            keep = active.reshape(B, 1, 1)
-            S_new = torch.where(keep, S_new, S)
-            A_new = torch.where(keep, A_new, A)
-        S, A = S_new, A_new
-        n_iter += active
-        if first_active:
-            hist[k, 1] = dS[0]
-            hist[k, 2] = dA[0]
-        done = active & (dS < tol) & (dA < tol)
-        converged |= done
-        active &= ~done
-        n_active = int(active.sum())
-        if n_active == 0:
-            break
+        if trace is not None:
+            trace.update(delta_S=dS[0], delta_A=dA[0])
+        return {"A": A_new, "S": S_new}, (dS < tol) & (dA < tol), trace
 
+    run = iterate(step, {"A": A, "S": S}, batch=B, max_iter=max_iter, record_history=record_history,
+                  history_window=history_window, callback=callback, verbose=verbose, desc="PALM")
+    A, S, n_iter, converged = run.values["A"], run.values["S"], run.n_iter, run.converged
     history: dict[str, list[float]] = {}
     if record_history:
-        K = int(n_iter[0])
-        hist[K, 0] = _objective_gram(X0_sq, A[0].mT @ Xt[0], A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
-        h = hist.cpu()
+        final = _objective_gram(X0_sq, A[0].mT @ Xt[0], A[0].mT @ A[0], S[0], lam_b[0, 0, 0])
         history = {
-            "objective": h[: K + 1, 0].tolist(),
-            "delta_S": h[:K, 1].tolist(),
-            "delta_A": h[:K, 2].tolist(),
+            "objective": run.history.get("objective", []) + [float(final)],
+            "delta_S": run.history.get("delta_S", []),
+            "delta_A": run.history.get("delta_A", []),
         }
     return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history=history)
 
@@ -222,6 +206,8 @@ class PALM(BaseSeparator):
     """
 
     name: ClassVar[str] = "palm"
+    family: ClassVar[str] = "sparse BSS, ℓ1 on S, columns of A in the unit ball"
+    reference: ClassVar[str] = "Bolte et al. 2014; LPALM paper eq. 6"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "lam": [Interval(float, 0, None, closed="left")],
@@ -260,10 +246,9 @@ class PALM(BaseSeparator):
         if self.init == "given" and self.A0 is None:
             raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
         res = palm(X, self.n_sources, self.lam, A0=self.A0, init=self.init, max_iter=self.max_iter,
-                   tol=self.tol, rng=self._rng(), dtype=X.dtype, device=X.device)
+                   tol=self.tol, rng=self._rng(), dtype=X.dtype, device=X.device, verbose=self.verbose)
         if self.verbose:
-            print(f"PALM: {int(res.n_iter.max())} iteration(s), "
-                  f"{int(res.converged.sum())}/{X.shape[0]} converged")
+            print(summary_line("PALM", res.n_iter, res.converged))
         return res
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -272,6 +257,30 @@ class PALM(BaseSeparator):
 
 
 # ------------------------------------------------------------------------------------------------- choosing λ
+
+
+def lambda_max(A: Any, X: Any) -> float:
+    """The scale of λ for PALM/ISTA: the median over samples of ``‖AᵀX‖_∞`` (above it the first S-step gives
+    ``S = 0``). ``A`` ``(m, n)`` or ``(B, m, n)``, ``X`` ``(m, t)`` or ``(B, m, t)`` (NumPy or torch)."""
+    At = as_tensor(A, dtype=torch.float64) if not isinstance(A, torch.Tensor) else A
+    Xt = as_tensor(X, dtype=At.dtype, device=At.device) if not isinstance(X, torch.Tensor) else X.to(At)
+    if At.ndim == 2:
+        At = At.unsqueeze(0)
+    if Xt.ndim == 2:
+        Xt = Xt.unsqueeze(0)
+    return float(torch.median((At.mT @ Xt).abs().amax(dim=(-2, -1))))
+
+
+def lambda_grid(lam_max: float, num: int = 30, low: float = 1e-5) -> np.ndarray:
+    """``num`` values of λ log-spaced from ``low·lam_max`` to ``lam_max`` (the LPALM paper's Figure 2a grid;
+    :func:`select_lambda`'s default)."""
+    if not (np.isfinite(lam_max) and lam_max >= 0):
+        raise ValueError(f"lam_max must be a finite float >= 0; got {lam_max!r}.")
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"num must be an int >= 1; got {num!r}.")
+    if not (np.isfinite(low) and 0 < low <= 1):
+        raise ValueError(f"low must be a float in (0, 1]; got {low!r}.")
+    return float(lam_max) * np.logspace(np.log10(low), 0, int(num))
 
 
 @dataclass
@@ -352,9 +361,9 @@ def select_lambda(
         if A_true.shape != (N, m, n):
             raise ValueError(f"A_train must have shape ({N}, {m}, {n}); got {A_true.shape}.")
     A_init = initial_mixing(Xt, n, init, A0, rng)
-    lam_max = float(torch.median((A_init.mT @ Xt).abs().amax(dim=(-2, -1))))
+    lam_max = lambda_max(A_init, Xt)
     if lambdas is None:
-        grid = lam_max * np.logspace(-5, 0, 30)
+        grid = lambda_grid(lam_max)
     else:
         grid = np.asarray(lambdas, dtype=float).reshape(-1)
         if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):

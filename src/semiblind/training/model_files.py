@@ -37,7 +37,7 @@ from .._backend import resolve_dtype
 from .._files import atomic_path, atomic_write_text
 from .._json import dumps as json_dumps
 from .._version import __version__
-from ..data.xray import EnergyGrid
+from ..grid import EnergyGrid
 from ..unrolled.base import UnrolledNet, model_classes
 
 FORMAT = "semiblind-model"
