@@ -11,7 +11,7 @@ import torch
 
 from semiblind.training import build_model, evaluate, train
 from semiblind.training.checkpoint import load_checkpoint
-from semiblind.training.losses import SeparationLoss, cosine_columns, make_loss, nmse, sad
+from semiblind.training.losses import SeparationLoss, cosine_columns, make_loss, mean_angle, nmse
 
 
 def _set(seed: int, N: int = 12, m: int = 8, n: int = 2, t: int = 30):
@@ -26,14 +26,14 @@ def _set(seed: int, N: int = 12, m: int = 8, n: int = 2, t: int = 30):
 # ------------------------------------------------------------------------------------------------ losses
 
 
-def test_nmse_and_sad_by_hand():
+def test_nmse_and_mean_angle_by_hand():
     true = torch.tensor([[[3.0, 4.0]]])  # ‖·‖² = 25
     pred = torch.tensor([[[3.0, 3.0]]])  # error² = 1
     assert float(nmse(pred, true)[0]) == pytest.approx(1 / 25)
     A = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
     B = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])  # column 0 at 45°, column 1 at 90°
     np.testing.assert_allclose(cosine_columns(B, A).numpy(), [[1 / math.sqrt(2), 0.0]], atol=1e-7)
-    assert float(sad(B, A)[0]) == pytest.approx((math.pi / 4 + math.pi / 2) / 2, rel=1e-5)
+    assert float(mean_angle(B, A)[0]) == pytest.approx((math.pi / 4 + math.pi / 2) / 2, rel=1e-5)
 
 
 def test_loss_options():

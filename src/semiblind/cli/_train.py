@@ -33,8 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1, help="batch size (default 1, the paper's)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
     p.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
-    p.add_argument("--loss", default="nmse", choices=("nmse", "sad", "cosine", "nmse_s"),
-                   help="training loss (default nmse: NMSE(S) + NMSE(A), LPALM paper eq. 9)")
+    p.add_argument("--loss", default="nmse", choices=("nmse", "angle", "sad", "cosine", "nmse_s"),
+                   help="training loss (default nmse: NMSE(S) + NMSE(A), LPALM paper eq. 9; angle or sad: NMSE(S) + "
+                   "mean spectral angle of A)")
     p.add_argument("--threshold", default="scalar", choices=("scalar", "per-source"),
                    help="one threshold per layer (scalar, default) or per layer and source")
     p.add_argument("--tied", action="store_true", help="share the parameters across layers")

@@ -8,7 +8,7 @@
 """
 
 from .engine import Dataset, TrainResult, as_dataset, build_model, evaluate, load_npz_dataset, train
-from .losses import SeparationLoss, make_loss, nmse, sad
+from .losses import SeparationLoss, make_loss, mean_angle, nmse
 from .model_files import find_shipped_model, load_model, save_model, shipped_models
 
 __all__ = [
@@ -22,8 +22,8 @@ __all__ = [
     "load_model",
     "load_npz_dataset",
     "make_loss",
+    "mean_angle",
     "nmse",
-    "sad",
     "save_model",
     "shipped_models",
     "train",
