@@ -289,8 +289,8 @@ def train(
     epochs, lr, batch_size : paper defaults 100, 1e-4, 1. Adam uses β = (0.9, 0.999).
     seed : shuffling seed (a per-epoch ``torch.Generator``; no global RNG is used).
     loss : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A) at the last layer, batch mean), ``"angle"`` (NMSE(S) + mean
-        spectral angle of A; alias ``"sad"``), ``"cosine"``, ``"nmse_s"`` or a callable ``f(A_layers or None, S_layers, A_true, S_true) -> scalar``. No permutation
-        matching is done: the training data keep the source families in a fixed order (see
+        spectral angle of A; alias ``"sad"``), ``"cosine"``, ``"nmse_s"`` or a callable
+        ``f(A_layers or None, S_layers, A_true, S_true) -> scalar``. No permutation matching is done: the training data keep the source families in a fixed order (see
         :mod:`semiblind.training.losses`).
     layer_weights : one weight per layer (default: last layer only).
     early_stopping : stop after this many epochs without improvement of the validation loss (None: never).

@@ -2,16 +2,15 @@
 
 The default is the LPALM paper's eq. 9 (Fahes et al., ICLR 2022): the mean over the batch of
 ``NMSE(S_pred, S*) + NMSE(A_pred, A*)`` at the last layer, with ``NMSE(Y, Y*) = ‖Y − Y*‖²_F / ‖Y*‖²_F`` per
-sample.
-Options: weights per layer (``Σ_k w_k ℓ(A(k), S(k))``) and a spectral-angle term for A (``"sad"``: the mean
-angle
-``arccos(cos(a_i, a*_i))`` in radians over columns; ``"cosine"``: the mean ``1 − cos``), used by unrolled MU.
+sample. Options: weights per layer (``Σ_k w_k ℓ(A(k), S(k))``) and a spectral-angle term for A (``"angle"``:
+:func:`mean_angle`, the mean ``arccos(cos(a_i, a*_i))`` in radians over columns, 0 = perfect; ``"cosine"``: the
+mean ``1 − cos``), used by unrolled MU. ``"sad"`` is accepted as an older name of ``"angle"``; it is *not*
+:func:`semiblind.metrics.sad`, which is a mean cosine (1 = perfect).
 
 No permutation matching happens inside the loss: the estimated sources are compared with the true ones in the
 order the training data give them. This is sound because the networks are trained on data that always list the
 source families in the same order, so a trained network learns to output them in that order; evaluating on
-data in
-another order needs :func:`semiblind.metrics.align` first.
+data in another order needs :func:`semiblind.metrics.align` first.
 """
 
 from __future__ import annotations
@@ -22,7 +21,8 @@ from typing import Any
 
 import torch
 
-LOSSES = ("nmse", "sad", "cosine", "nmse_s")
+LOSSES = ("nmse", "angle", "cosine", "nmse_s")
+_ALIASES = {"sad": "angle"}  # older name, kept for the command line's --loss sad
 
 _EPS = 1e-12
 
@@ -43,8 +43,8 @@ def cosine_columns(A_pred: torch.Tensor, A_true: torch.Tensor) -> torch.Tensor:
     return num / den
 
 
-def sad(A_pred: torch.Tensor, A_true: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean spectral angle (radians) between matching columns; ``(B,)``.
+def mean_angle(A_pred: torch.Tensor, A_true: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean spectral angle (radians, 0 = perfect) between matching columns; ``(B,)``.
 
     The cosine is clipped to ``[−1 + 1e-7, 1 − 1e-7]`` so that the gradient of ``arccos`` stays finite.
     """
@@ -61,10 +61,9 @@ def one_minus_cosine(A_pred: torch.Tensor, A_true: torch.Tensor) -> torch.Tensor
 class SeparationLoss:
     """``loss(A_layers, S_layers, A_true, S_true) -> scalar``, the batch mean of a per-layer weighted loss.
 
-    kind : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A)), ``"sad"`` (NMSE(S) + mean SAD(A)), ``"cosine"`` (NMSE(S) +
-    mean
-        (1 − cos)) or ``"nmse_s"`` (NMSE(S) only). The A term is dropped for networks that do not estimate A
-        (``A_layers`` None).
+    kind : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A)), ``"angle"`` (NMSE(S) + mean spectral angle of A, radians;
+        ``"sad"`` is an alias), ``"cosine"`` (NMSE(S) + mean (1 − cos)) or ``"nmse_s"`` (NMSE(S) only). The A
+        term is dropped for networks that do not estimate A (``A_layers`` None).
     layer_weights : None (last layer only) or one weight per layer (≥ 0, not all zero).
     """
 
@@ -72,6 +71,7 @@ class SeparationLoss:
     layer_weights: Sequence[float] | None = None
 
     def __post_init__(self) -> None:
+        self.kind = _ALIASES.get(self.kind, self.kind)
         if self.kind not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))} or a callable; got "
                              f"{self.kind!r}.")
@@ -90,8 +90,8 @@ class SeparationLoss:
             return out
         if self.kind == "nmse":
             return out + nmse(A, A_true)
-        if self.kind == "sad":
-            return out + sad(A, A_true)
+        if self.kind == "angle":
+            return out + mean_angle(A, A_true)
         return out + one_minus_cosine(A, A_true)
 
     def __call__(self, A_layers: Sequence[torch.Tensor] | None, S_layers: Sequence[torch.Tensor],
@@ -127,4 +127,5 @@ def make_loss(loss: str | LossFn = "nmse", layer_weights: Sequence[float] | None
     return SeparationLoss(loss, layer_weights)
 
 
-__all__ = ["LOSSES", "SeparationLoss", "cosine_columns", "make_loss", "nmse", "one_minus_cosine", "sad"]
+__all__ = ["LOSSES", "SeparationLoss", "cosine_columns", "make_loss", "mean_angle", "nmse",
+           "one_minus_cosine"]
