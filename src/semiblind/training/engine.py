@@ -290,8 +290,8 @@ def train(
     seed : shuffling seed (a per-epoch ``torch.Generator``; no global RNG is used).
     loss : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A) at the last layer, batch mean), ``"angle"`` (NMSE(S) + mean
         spectral angle of A; alias ``"sad"``), ``"cosine"``, ``"nmse_s"`` or a callable
-        ``f(A_layers or None, S_layers, A_true, S_true) -> scalar``. No permutation matching is done: the training data keep the source families in a fixed order (see
-        :mod:`semiblind.training.losses`).
+        ``f(A_layers or None, S_layers, A_true, S_true) -> scalar``. No permutation matching is done: the
+        training data keep the source families in a fixed order (see :mod:`semiblind.training.losses`).
     layer_weights : one weight per layer (default: last layer only).
     early_stopping : stop after this many epochs without improvement of the validation loss (None: never).
     out_dir : folder for ``train_log.jsonl`` (one JSON record per epoch, with per-layer validation NMSE),
