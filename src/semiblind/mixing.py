@@ -15,19 +15,6 @@ import torch
 from ._backend import make_rng
 
 
-def forward(A: Any, S: Any) -> Any:
-    """Return the noiseless mixture ``X = A @ S`` (batched: ``(B, m, n) @ (B, n, t) -> (B, m, t)``).
-
-    NumPy in, NumPy out; tensors in, tensor out.
-    """
-    if isinstance(A, torch.Tensor) or isinstance(S, torch.Tensor):
-        At = A if isinstance(A, torch.Tensor) else torch.as_tensor(np.asarray(A))
-        St = S if isinstance(S, torch.Tensor) else torch.as_tensor(np.asarray(S))
-        dt = torch.promote_types(At.dtype, St.dtype)
-        return At.to(dt) @ St.to(dt)
-    return np.matmul(np.asarray(A), np.asarray(S))
-
-
 def add_noise(
     X_clean: Any, snr_db: float, rng: Any = None, *, batched: bool | None = None
 ) -> tuple[Any, Any]:
