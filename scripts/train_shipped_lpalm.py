@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semiblind.training import build_model, evaluate, train
+from semiblind.training import build_model, evaluate, save_model, train
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "src" / "semiblind" / "models" / "lpalm-xray65"
@@ -112,7 +112,7 @@ def main() -> None:
         res.model.contract["validation"]["palm_baseline"] = {
             str(k): v for k, v in palm_baseline(valid_data, [1e-4, 3e-4, 1e-3, 3e-3]).items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    res.model.save(args.out, overwrite=True)
+    save_model(res.model, args.out, overwrite=True)
     print(json.dumps({"seconds": round(seconds, 1), "best_epoch": res.best_epoch,
                       "validation": {k: v for k, v in res.model.contract["validation"].items()
                                      if not k.endswith("layers")}}, indent=1))

@@ -1,4 +1,4 @@
-"""The public entry points: :func:`separate`, :func:`methods`, :func:`load_model`.
+"""The public entry points: :func:`separate`, :func:`methods` (the method registry), :func:`kinds`, :func:`load_model`.
 
 NumPy in, NumPy out. Shapes: X ``(m, t)`` or a cube ``(m, H, W)``; the result's A is ``(m, n)`` and S ``(n, t)``
 or ``(n, H, W)``.
@@ -6,34 +6,41 @@ or ``(n, H, W)``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 import numpy as np
 
+from . import _registry
 from ._validation import check_n_sources
-from .solvers.base import BaseSeparator, Separation, registered
+from .estimators._learned import LearnedSeparator
+from .solvers.base import BaseSeparator, Separation
+from .training.engine import kinds
+from .training.model_files import load_model as _load_model
 
-# Modules whose import registers methods (classical solvers, then learned models).
-_METHOD_MODULES = (
-    "semiblind.solvers.palm",
-    "semiblind.solvers.ista",
-    "semiblind.solvers.gmca",
-    "semiblind.solvers.nmf",
-    "semiblind.solvers.vca",
-    "semiblind.solvers.oracle",
-    "semiblind.unrolled.lpalm",
-    "semiblind.unrolled.lista",
-)
+# Packages whose modules define separation methods; every module is imported (pkgutil), so a new file needs no list.
+METHOD_PACKAGES = ("semiblind.solvers", "semiblind.estimators")
 
 
 def methods() -> dict[str, type[BaseSeparator]]:
-    """Name → estimator class of every available separation method."""
-    for mod in _METHOD_MODULES:
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
-    return registered()
+    """Name → estimator class of every available separation method (registered with ``@register``)."""
+    _registry.discover(*METHOD_PACKAGES)
+    return _registry.methods()
+
+
+def is_learned(cls: type[BaseSeparator]) -> bool:
+    """Whether the method runs a trained network (its class derives from
+    :class:`~semiblind.estimators._learned.LearnedSeparator`)."""
+    return issubclass(cls, LearnedSeparator)
+
+
+def method_table() -> list[dict[str, Any]]:
+    """One row per method: ``name``, ``family``, ``reference``, ``learned``, ``nonnegative``, ``class``
+    (what ``semiblind info --methods`` prints and the README's method table lists)."""
+    return [
+        {"name": name, "family": cls.family, "reference": cls.reference, "learned": is_learned(cls),
+         "nonnegative": bool(cls.nonnegative), "class": f"{cls.__module__}.{cls.__qualname__}"}
+        for name, cls in methods().items()
+    ]
 
 
 def get_method(method: str) -> type[BaseSeparator]:
@@ -99,6 +106,8 @@ def load_model(name_or_dir: str, **kwargs: Any) -> Any:
 
     See :func:`semiblind.training.model_files.load_model`.
     """
-    from .training.model_files import load_model as _load_model
-
     return _load_model(name_or_dir, **kwargs)
+
+
+__all__ = ["METHOD_PACKAGES", "get_method", "is_learned", "kinds", "load_model", "method_table", "methods",
+           "separate"]

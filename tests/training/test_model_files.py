@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import semiblind
-from semiblind.training import build_model, load_model, shipped_models
+from semiblind.training import build_model, load_model, save_model, shipped_models
 from semiblind.training.model_files import find_shipped_model
 from semiblind.unrolled import LISTACP, LPALM
 
@@ -32,7 +32,7 @@ def saved(tmp_path):
     with torch.no_grad():
         model.theta.add_(torch.arange(6.0).reshape(3, 2) * 1e-3)  # non-trivial weights
     d = tmp_path / "model"
-    model.save(d)
+    save_model(model, d)
     return model, d, data
 
 
@@ -97,7 +97,7 @@ def test_errors(saved, tmp_path):
 def test_weights_not_matching_config(tmp_path, saved):
     model, d, _ = saved
     other = LISTACP(m=8, n=2, layers=3)
-    other.save(tmp_path / "other")
+    save_model(other, tmp_path / "other")
     (d / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
     with pytest.raises(ValueError, match="does not match its config.json"):
         load_model(d)
@@ -121,7 +121,7 @@ def test_sparse_coder_separators(tmp_path):
     X, A, S = _set()
     with pytest.raises(ValueError, match="model must be given for method 'lista'"):
         semiblind.separate(X[0], 2, method="lista")
-    build_model("lista-cp", (X, A, S), layers=2).save(tmp_path / "cp")
+    save_model(build_model("lista-cp", (X, A, S), layers=2), tmp_path / "cp")
     sep = semiblind.separate(X[0], 2, method="lista-cp", model=str(tmp_path / "cp"))
     np.testing.assert_allclose(sep.A, A.mean(axis=0), rtol=1e-6)  # the fixed A is the training mean
     with pytest.raises(ValueError, match="must be a LISTA model for method 'lista'"):

@@ -290,13 +290,13 @@ def test_lpalm_ista_s_update_is_palm_s_step_by_hand(rng):
 
 
 def test_lpalm_ista_s_update_save_load_round_trip(rng, tmp_path):
-    from semiblind.training.model_files import load_model
+    from semiblind.training.model_files import load_model, save_model
 
     X, A, S = _problem(rng, B=2)
     net = LPALM(m=8, n=3, layers=3, s_update="ista", lam=0.03, init=(A[0], S[0]), dtype="float64")
     with torch.no_grad():
         net.L_A.mul_(torch.tensor([1.0, 1.5, 2.0], dtype=torch.float64))
-    net.save(tmp_path / "m")
+    save_model(net, tmp_path / "m")
     back = load_model(tmp_path / "m")
     assert back.s_update == "ista" and back.lam == 0.03 and back.architecture() == net.architecture()
     Xt = torch.as_tensor(X)

@@ -1,13 +1,16 @@
-"""``semiblind info FILE_OR_MODEL``: describe a data file, a result file or a model (argument parsing and
-printing only).
+"""``semiblind info [FILE_OR_MODEL_OR_METHOD]``: describe the registry, a method, a data file, a result file or a
+model (argument parsing and printing only).
 
+    semiblind info [--json]                       # every method, trainable kind and shipped model
+    semiblind info METHOD [--json]                # one method: family, reference, parameters and defaults
     semiblind info cube.fits [--format F] [--spectral-axis AXIS] [--index I] [--json]
     semiblind info result.npz
     semiblind info MODEL_FOLDER | SHIPPED_NAME | MODEL_FOLDER/config.json [--json]
 
-A data file prints its shape, axes, spectral range, celestial WCS and whether ground truth is stored; a result
-file written by ``semiblind separate`` its shapes and info; a model its ``config.json`` (architecture and data
-contract) as ``key.path = value`` lines.
+The listing and the method descriptions read the registry (:func:`semiblind.api.method_table`). A data file
+prints its shape, axes, spectral range, celestial WCS and whether ground truth is stored; a result file written
+by ``semiblind separate`` its shapes and info; a model its ``config.json`` (architecture and data contract) as
+``key.path = value`` lines.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ _DATA_SUFFIXES = (".npz", ".fits", ".fit", ".fts", ".gz", ".evt", ".evt2", ".hdr
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "info",
-        help="describe a data file, a result file or a model",
-        description="Describe a data file (shape, axes, energy range, WCS, ground truth), a result file, "
-                    "or a model folder / shipped model name (its config.json: architecture and data "
-                    "contract).",
+        help="list the methods, trainable kinds and shipped models; describe a method, a file or a model",
+        description="Without argument: list every separation method, trainable kind and shipped model. With "
+                    "one: describe a method (family, reference, parameters), a data file (shape, axes, energy "
+                    "range, WCS, ground truth), a result file, or a model folder / shipped model name (its "
+                    "config.json: architecture and data contract).",
     )
-    parser.add_argument("target", metavar="FILE_OR_MODEL",
-                        help="a .npz/.fits/.evt/ENVI/.mat file, a model folder or a shipped model name")
+    parser.add_argument("target", metavar="FILE_OR_MODEL_OR_METHOD", nargs="?", default=None,
+                        help="a method name, a .npz/.fits/.evt/ENVI/.mat file, a model folder or a shipped model "
+                        "name; omit it to list the registry")
     parser.add_argument("--format", default=None, choices=("npz", "fits", "events", "envi", "mat"),
                         help="force the file reader (default: from the file name)")
     parser.add_argument("--spectral-axis", default=None, metavar="AXIS",
@@ -118,7 +123,57 @@ def _data(path: Path, args: argparse.Namespace) -> int:
     return 0
 
 
+def _listing(as_json: bool) -> int:
+    from ..api import kinds, method_table
+    from ..report import format_table
+    from ..training.model_files import shipped_models
+
+    rows = method_table()
+    table = kinds()
+    models = shipped_models()
+    if as_json:
+        print(json.dumps({"methods": rows, "kinds": {k: {"description": v.description, "options": list(v.options)}
+                                                     for k, v in table.items()},
+                          "shipped_models": {k: c.get("architecture", {}) for k, c in models.items()}}, indent=2))
+        return 0
+    print("methods (semiblind separate --method NAME)")
+    print(format_table(["name", "family", "reference", "learned", "needs X >= 0"],
+                       [[r["name"], r["family"], r["reference"], "yes" if r["learned"] else "no",
+                         "yes" if r["nonnegative"] else "no"] for r in rows], style="plain"))
+    print()
+    print("trainable kinds (semiblind train KIND)")
+    print(format_table(["kind", "options"], [[k, ", ".join(v.options)] for k, v in table.items()], style="plain"))
+    print()
+    print("shipped models (--set model=NAME)")
+    print(format_table(["name", "class", "channels", "sources", "layers"],
+                       [[k, str(c.get("architecture", {}).get("class")),
+                         str(c.get("data_contract", {}).get("channels")),
+                         str(c.get("data_contract", {}).get("n_sources")),
+                         str(c.get("architecture", {}).get("layers"))] for k, c in models.items()], style="plain"))
+    return 0
+
+
+def _method(name: str, as_json: bool) -> int:
+    from ..api import get_method, method_table
+
+    cls = get_method(name)
+    row = next(r for r in method_table() if r["name"] == name)
+    est = cls(n_sources=1)
+    params = {k: v for k, v in est.get_params().items() if k != "n_sources"}
+    if as_json:
+        print(json.dumps({**row, "parameters": {k: repr(v) if not isinstance(v, (int, float, str, bool, type(None)))
+                                                else v for k, v in params.items()}}, indent=2))
+        return 0
+    rows = [("class", row["class"]), ("family", row["family"]), ("reference", row["reference"]),
+            ("learned", "yes" if row["learned"] else "no"), ("needs X >= 0", "yes" if row["nonnegative"] else "no")]
+    rows += [(f"parameter {k}", _short(v) if not isinstance(v, str) else v) for k, v in params.items()]
+    _print_rows(f"method {name}", rows)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.target is None:
+        return _listing(args.json)
     target = str(args.target)
     p = Path(target)
     if p.is_dir():
@@ -129,6 +184,10 @@ def run(args: argparse.Namespace) -> int:
         if p.suffix.lower() in _PICKLE_SUFFIXES:  # refused with the model loader's explanation
             return _model(target, args.json)
         return _data(p, args)
+    from ..api import methods
+
+    if target in methods():
+        return _method(target, args.json)
     if p.suffix.lower() in _DATA_SUFFIXES or p.parent != Path("."):
         raise FileNotFoundError(f"FILE_OR_MODEL {target!r} does not exist (neither a file nor a model "
                                 "folder).")

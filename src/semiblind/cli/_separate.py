@@ -30,6 +30,8 @@ ARRAY_PARAMS = {"A": "A", "A0": "A", "S": "S"}
 
 
 def add_parser(subparsers: Any) -> None:
+    from ..api import methods
+
     p = subparsers.add_parser(
         "separate",
         help="separate a data file into spectra A and maps S with one method",
@@ -38,8 +40,10 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("input", metavar="INPUT",
                    help="data file (.npz with X; FITS, ENVI and MAT where supported)")
-    p.add_argument("--method", required=True, help="separation method (see 'semiblind info' or "
-                   "semiblind.methods()), e.g. palm, gmca, mu, hals, snmf, nmf-cd, vca-fcls, ista, oracle-s")
+    names = list(methods())
+    p.add_argument("--method", required=True, metavar="METHOD",  # checked by get_method: one-line error
+                   help=f"separation method, one of: {', '.join(names)} (`semiblind info` lists them, "
+                   "`semiblind info METHOD` describes one)")
     p.add_argument("--n-sources", type=int, required=True, dest="n_sources", help="number of sources n")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyper-parameter of the method (repeatable), e.g. --set lam=0.01; arrays "

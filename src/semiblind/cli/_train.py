@@ -1,11 +1,10 @@
-"""``semiblind train lista|lista-cp|ista-llt|lpalm --train TRAIN.npz [--valid VALID.npz] --out MODEL_DIR``.
+"""``semiblind train KIND --train TRAIN.npz [--valid VALID.npz] --out MODEL_DIR``.
 
-Builds a freshly initialised network for the training set (:func:`semiblind.training.build_model`) and trains
-it
-with :func:`semiblind.training.train`; the model folder receives ``config.json``, ``model.safetensors``, the
-per-epoch log ``train_log.jsonl`` and a ``checkpoint/`` used by ``--resume``. LISTA, LISTA-CP and ISTA-LLT
-use the
-mean of the training mixing matrices as their fixed A.
+KIND is a trainable kind of the registry (:func:`semiblind.training.kinds`: ``lpalm``, ``lista``, ``lista-cp``,
+``ista-llt`` and any kind a network module registers). Builds a freshly initialised network for the training set
+(:func:`semiblind.training.build_model`) and trains it with :func:`semiblind.training.train`; the model folder
+receives ``config.json``, ``model.safetensors``, the per-epoch log ``train_log.jsonl`` and a ``checkpoint/`` used
+by ``--resume``. LISTA, LISTA-CP and ISTA-LLT use the mean of the training mixing matrices as their fixed A.
 """
 
 from __future__ import annotations
@@ -13,18 +12,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_overwrite
-
-KINDS = ("lpalm", "lista", "lista-cp", "ista-llt")
+from ._common import add_overwrite, parse_set
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from ..training.engine import kinds
+
+    table = kinds()
     p = subparsers.add_parser(
         "train",
-        help="train an unrolled network (LPALM, LISTA, LISTA-CP, ISTA-LLT) on a simulated dataset",
-        description="Train an unrolled network on a dataset .npz (keys X, A, S) and write a model folder.",
+        help=f"train a network ({', '.join(table)}) on a simulated dataset",
+        description=f"Train a network on a dataset .npz (keys X, A, S) and write a model folder. Kinds: "
+        f"{', '.join(table)} (`semiblind info` describes them).",
     )
-    p.add_argument("kind", choices=KINDS, help="network to train")
+    p.add_argument("kind", choices=list(table), metavar="KIND", help=f"network to train: {', '.join(table)}")
     p.add_argument("--train", required=True, metavar="TRAIN.npz", help="training set (X, A, S)")
     p.add_argument("--valid", metavar="VALID.npz", help="validation set (X, A, S); default: none")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
@@ -36,11 +37,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--loss", default="nmse", choices=("nmse", "angle", "sad", "cosine", "nmse_s"),
                    help="training loss (default nmse: NMSE(S) + NMSE(A), LPALM paper eq. 9; angle or sad: NMSE(S) + "
                    "mean spectral angle of A)")
-    p.add_argument("--threshold", default="scalar", choices=("scalar", "per-source"),
-                   help="one threshold per layer (scalar, default) or per layer and source")
+    p.add_argument("--threshold", default=None, choices=("scalar", "per-source"),
+                   help="one threshold per layer (scalar, the default) or per layer and source")
     p.add_argument("--tied", action="store_true", help="share the parameters across layers")
     p.add_argument("--wavelet", action="store_true", help="LPALM on starlet detail coefficients (lpalm only)")
-    p.add_argument("--n-scales", type=int, default=3, help="starlet scales in --wavelet mode (default 3)")
+    p.add_argument("--n-scales", type=int, default=None, help="starlet scales in --wavelet mode (default 3)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="another option of the kind's constructor (repeatable), e.g. --set s_update=ista")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without validation improvement")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -52,15 +55,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training import build_model, load_npz_dataset, train
+    from ..training import build_model, kinds, load_npz_dataset, train
 
-    if args.wavelet and args.kind != "lpalm":
-        raise ValueError(f"--wavelet is available for lpalm only; got kind {args.kind!r}.")
+    kind = kinds()[args.kind]
+    options: dict[str, Any] = {}
+    flags = {"tied": args.tied or None, "threshold": args.threshold, "wavelet": args.wavelet or None,
+             "n_scales": args.n_scales}
+    for key, value in {**{k: v for k, v in flags.items() if v is not None}, **parse_set(args.set)}.items():
+        if key not in kind.options:
+            flag = f"--{key.replace('_', '-')}" if key in flags else f"--set {key}"
+            raise ValueError(f"{flag} is not an option of kind {args.kind!r} (its options: "
+                             f"{', '.join(kind.options) or 'none'}).")
+        options[key] = value
     train_set = load_npz_dataset(args.train)
     valid_set = load_npz_dataset(args.valid) if args.valid else None
-    options: dict[str, Any] = {"tied": args.tied, "threshold": args.threshold}
-    if args.kind == "lpalm":
-        options.update({"wavelet": args.wavelet, "n_scales": args.n_scales})
     model = build_model(args.kind, train_set, layers=args.layers, dtype=args.dtype, **options)
     result = train(
         model, train_set, valid_set,

@@ -8,6 +8,7 @@ tensors ``X (B, m, t)``; the base class handles validation, NumPy/torch conversi
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -17,7 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from .. import _registry
 from .._backend import as_tensor, make_rng, resolve_dtype, to_numpy
+from .._registry import register as register  # re-exported: `from semiblind.solvers.base import register`
 from .._validation import (
     BOOL,
     RANDOM_STATE,
@@ -92,20 +95,37 @@ class BaseSeparator(ABC):
     ``converged_``, ``history_``, ``seconds_`` (batched fits give arrays with a leading ``B``).
     """
 
-    name: ClassVar[str] = "base"
+    # Registry attributes (see :func:`semiblind.solvers.base.register`); a registered class must set the first
+    # three itself.
+    name: ClassVar[str]  # the ``--method`` key
+    family: ClassVar[str]  # e.g. "sparse BSS", "NMF", "unrolled network"
+    reference: ClassVar[str]  # the paper(s), e.g. "Bolte et al. 2014"
     nonnegative: ClassVar[bool] = False  # True for methods that need X ≥ 0
-    learned: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list]] = COMMON_CONSTRAINTS
 
     # ----------------------------------------------------------------------------------------- parameters
     @classmethod
     def param_names(cls) -> list[str]:
-        return sorted(cls._parameter_constraints)
+        """The constructor's keyword arguments, in signature order (as scikit-learn's ``_get_param_names``)."""
+        init = cls.__init__
+        if init is object.__init__:
+            return []
+        params = inspect.signature(init).parameters.values()
+        if any(p.kind == p.VAR_KEYWORD or p.kind == p.VAR_POSITIONAL for p in params):
+            raise TypeError(f"{cls.__name__}.__init__ must list its hyper-parameters explicitly (no *args or "
+                            "**kwargs).")
+        return [p.name for p in params if p.name != "self"]
 
     def get_params(self) -> dict[str, Any]:
+        """Hyper-parameter name → value, read from the attributes named after the constructor's arguments."""
         return {k: getattr(self, k) for k in self.param_names()}
 
     def set_params(self, **params: Any) -> BaseSeparator:
+        valid = self.param_names()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter {', '.join(map(repr, unknown))}; valid "
+                             f"parameters are: {', '.join(valid)}.")
         validate_params(params, self._parameter_constraints, type(self).__name__)
         for k, v in params.items():
             setattr(self, k, v)
@@ -228,16 +248,10 @@ class BaseSeparator(ABC):
 
 
 # ------------------------------------------------------------------------------------------------ registry
-
-_REGISTRY: dict[str, type[BaseSeparator]] = {}
-
-
-def register(cls: type[BaseSeparator]) -> type[BaseSeparator]:
-    """Class decorator adding a separator to the method registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+# The registry itself lives in :mod:`semiblind._registry` (core layer); ``register`` is re-exported here so that a
+# solver module writes ``from .base import register`` and decorates its class.
 
 
 def registered() -> dict[str, type[BaseSeparator]]:
-    """The classes registered so far (see :func:`semiblind.api.methods` for the complete, imported list)."""
-    return dict(sorted(_REGISTRY.items()))
+    """The classes registered so far (see :func:`semiblind.api.methods` for the complete, discovered list)."""
+    return _registry.methods()

@@ -229,6 +229,8 @@ class VCAFCLS(BaseSeparator):
     """
 
     name: ClassVar[str] = "vca-fcls"
+    family: ClassVar[str] = "geometric unmixing, abundances on the simplex"
+    reference: ClassVar[str] = "Nascimento & Dias 2005; Heinz & Chang 2001"
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **COMMON_CONSTRAINTS,
         "snr": [NONE, Interval(float, None, None)],

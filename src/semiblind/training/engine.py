@@ -31,16 +31,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import _registry
 from .._backend import as_tensor
 from .._json import dumps as json_dumps
+from .._registry import Kind
 from .._version import __version__
 from ..unrolled.base import UnrolledNet
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from .losses import LossFn, make_loss, nmse
+from .model_files import network_classes, save_model
 
 LOG_NAME = "train_log.jsonl"
 CHECKPOINT_DIR = "checkpoint"
-MODEL_KINDS = ("lpalm", "lista", "lista-cp", "ista-llt")
 
 
 @dataclass
@@ -148,6 +150,17 @@ def load_npz_dataset(path: str | os.PathLike) -> Dataset:
 # ------------------------------------------------------------------------------------------------ models
 
 
+def kinds() -> dict[str, Kind]:
+    """Name → :class:`~semiblind._registry.Kind` of every trainable kind (``semiblind train <kind>``).
+
+    A network class registered with ``@register_model`` that sets ``kind`` and defines ``for_training`` is a kind;
+    any other model registers one with :func:`semiblind._registry.register_kind`. The modules of the network
+    packages are imported first, so a new module needs no list.
+    """
+    network_classes()
+    return _registry.kinds()
+
+
 def build_model(
     kind: str,
     train_set: Any,
@@ -156,31 +169,21 @@ def build_model(
     dtype: Any = None,
     **options: Any,
 ) -> UnrolledNet:
-    """A freshly initialised network of ``kind`` (``"lpalm"``, ``"lista"``, ``"lista-cp"``, ``"ista-llt"``)
-    sized
-    for ``train_set``.
+    """A freshly initialised network of ``kind`` (a key of :func:`kinds`: ``"lpalm"``, ``"lista"``,
+    ``"lista-cp"``, ``"ista-llt"``, ...) sized for ``train_set``.
 
-    LPALM follows the paper's App. A: the initialisation pair is the first training sample ``(A_0, S_0)``.
-    The LISTA family uses the **mean** of the training mixing matrices as its reference ``A_ref`` (see
-    :mod:`semiblind.unrolled.lista`). ``options`` go to the network's constructor (``tied``, ``threshold``,
-    ``wavelet``, ``n_scales``, ``s_update``, ``mixing``, ``alpha``). The data contract's energy grid is taken
-    from
+    The kind's builder chooses the initialisation: LPALM follows the paper's App. A (the first training pair
+    ``(A_0, S_0)``), the LISTA family uses the **mean** of the training mixing matrices as its reference ``A_ref``
+    (see :mod:`semiblind.unrolled.lista`). ``options`` go to the network's constructor (``tied``, ``threshold``,
+    ``wavelet``, ``n_scales``, ``s_update``, ``mixing``, ``alpha``). The data contract's energy grid is taken from
     ``train_set.meta["energy_grid"]`` (or ``meta["grid"]``, as :func:`semiblind.data.mixtures.simulate_xray`
     writes it) when present.
     """
-    from ..unrolled.lista import ISTALLT, LISTA, LISTACP
-    from ..unrolled.lpalm import LPALM
-
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, MODEL_KINDS))}; got {kind!r}.")
+    table = kinds()
+    if kind not in table:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, table))}; got {kind!r}.")
     ds = as_dataset(train_set, dtype=torch.float64)
-    _, m, _ = ds.X.shape
-    n = int(ds.A.shape[2])
-    if kind == "lpalm":
-        model: UnrolledNet = LPALM(m=m, n=n, layers=layers, init=(ds.A[0], ds.S[0]), dtype=dtype, **options)
-    else:
-        cls = {"lista": LISTA, "lista-cp": LISTACP, "ista-llt": ISTALLT}[kind]
-        model = cls(m=m, n=n, layers=layers, init=ds.A.mean(dim=0), dtype=dtype, **options)
+    model = table[kind].build(ds.A, ds.S, layers=layers, dtype=dtype, **options)
     grid = (ds.meta.get("energy_grid") or ds.meta.get("grid")) if isinstance(ds.meta, dict) else None
     model.contract["energy_grid"] = grid
     return model
@@ -472,10 +475,10 @@ def train(
             if best_rec.get(k) is not None
         }
     if out is not None:
-        model.save(out, overwrite=True)
+        save_model(model, out, overwrite=True)
     return TrainResult(model=model, history=history, best_epoch=best_epoch, best_loss=best_loss,
                        epochs_run=epochs_run, stopped_early=stopped, seconds=time.perf_counter() - t_start,
                        out_dir=out)
 
 
-__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "load_npz_dataset", "train"]
+__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds", "load_npz_dataset", "train"]

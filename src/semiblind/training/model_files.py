@@ -1,6 +1,5 @@
 """Model files: a folder with ``model.safetensors`` (the weights) and ``config.json`` (architecture + data
-contract),
-and the registry of the models shipped inside the package (``semiblind/models/<name>/``).
+contract), and the models shipped inside the package (``semiblind/models/<name>/``).
 
 ``config.json``::
 
@@ -15,9 +14,9 @@ and the registry of the models shipped inside the package (``semiblind/models/<n
       "library_version": "0.1.0"
     }
 
-Weights are only ever read with :mod:`safetensors` (no pickle is ever loaded: ``.pt``/``.pth``/``.pkl`` files
-are
-refused with an explanation). Files are written atomically.
+``architecture.class`` names a network class registered with ``@register_model`` (see
+:func:`network_classes`). Weights are only ever read with :mod:`safetensors` (no pickle is ever loaded:
+``.pt``/``.pth``/``.pkl`` files are refused with an explanation). Files are written atomically.
 """
 
 from __future__ import annotations
@@ -33,12 +32,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .. import _registry
 from .._backend import resolve_dtype
 from .._files import atomic_path, atomic_write_text
 from .._json import dumps as json_dumps
 from .._version import __version__
 from ..grid import EnergyGrid
-from ..unrolled.base import UnrolledNet, model_classes
+from ..unrolled.base import UnrolledNet
 
 FORMAT = "semiblind-model"
 FORMAT_VERSION = 1
@@ -47,9 +47,15 @@ WEIGHTS_NAME = "model.safetensors"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 
 
-def _import_model_modules() -> None:
-    # Importing these modules registers their architectures.
-    from ..unrolled import lista, lpalm  # noqa: F401
+# Packages whose modules define network classes (imported, every module, by :func:`network_classes`).
+NETWORK_PACKAGES = ("semiblind.priors", "semiblind.unrolled")
+
+
+def network_classes() -> dict[str, type]:
+    """``architecture.class`` → network class of every registered network (the modules of
+    :data:`NETWORK_PACKAGES` are imported first)."""
+    _registry.discover(*NETWORK_PACKAGES)
+    return _registry.networks()
 
 
 # ------------------------------------------------------------------------------------------------ config
@@ -247,8 +253,7 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(cfg, dict) or not isinstance(cfg.get("architecture"), dict):
         raise ValueError(f"{str(cfg_path)!r} must hold an object with an 'architecture' entry; it does not.")
     arch = cfg["architecture"]
-    _import_model_modules()
-    classes = model_classes()
+    classes = network_classes()
     if arch.get("class") not in classes:
         raise ValueError(
             f"architecture.class in {str(cfg_path)!r} must be one of {', '.join(classes)}; got "
@@ -264,9 +269,8 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
 
 def model_from_config(cfg: dict[str, Any], *, dtype: Any = None) -> UnrolledNet:
     """Build an (uninitialised) network from a ``config.json`` dictionary."""
-    _import_model_modules()
     arch = dict(cfg["architecture"])
-    cls = model_classes()[arch.pop("class")]
+    cls = network_classes()[arch.pop("class")]
     try:
         model = cls(**arch, dtype=dtype)
     except TypeError as exc:
@@ -350,6 +354,7 @@ __all__ = [
     "load_model",
     "model_config",
     "model_from_config",
+    "network_classes",
     "read_config",
     "save_model",
     "shipped_models",

@@ -45,16 +45,12 @@ are learned. It is :func:`~semiblind.solvers.iterates.sparse_step_s` with ``W = 
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._backend import as_tensor, spectral_norm_sq
-from .._validation import NONE, InstanceOf, Options, Predicate
-from ..solvers.base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from ..solvers.iterates import gradient_step_a, lista_step_s, sparse_step_s
 from ..transforms import starlet_forward, starlet_inverse
 from .base import UnrolledNet, clamp_lipschitz, clamp_theta, register_model
@@ -117,6 +113,14 @@ class LPALM(UnrolledNet):
     """
 
     estimates_mixing: ClassVar[bool] = True
+    kind: ClassVar[str] = "lpalm"
+
+    @classmethod
+    def for_training(cls, A: torch.Tensor, S: torch.Tensor, *, layers: int = 25, dtype: Any = None,
+                     **options: Any) -> LPALM:
+        """A freshly initialised LPALM for training triplets ``A (N, m, n)``, ``S (N, n, t)``: the paper's App. A
+        initialisation from the first pair ``(A[0], S[0])``; ``options`` go to the constructor."""
+        return cls(m=int(A.shape[1]), n=int(A.shape[2]), layers=layers, init=(A[0], S[0]), dtype=dtype, **options)
 
     def __init__(
         self,
@@ -292,162 +296,4 @@ class LPALM(UnrolledNet):
         return A, S, As, Ss
 
 
-# ----------------------------------------------------------------------------------------------- separator
-
-
-_MODEL_CONSTRAINT = [
-    NONE,
-    InstanceOf((str, os.PathLike), "a model folder or a shipped model name"),
-    InstanceOf((UnrolledNet,), "an UnrolledNet module"),
-]
-
-
-class _LearnedSeparator(BaseSeparator):
-    """Common code of the separators backed by an unrolled network (model resolution, checks, forward)."""
-
-    learned = True
-    model_classes: ClassVar[tuple[str, ...]] = ()
-    needs_model_file: ClassVar[bool] = True
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **COMMON_CONSTRAINTS,
-        "model": _MODEL_CONSTRAINT,
-        "energies": [NONE, Predicate(lambda e: np.ndim(e) == 1 and np.all(np.isfinite(e)),
-                                     "None or a 1-D array of channel energies in keV")],
-    }
-
-    def __init__(
-        self,
-        *,
-        n_sources: int,
-        model: Any = None,
-        energies: Any = None,
-        random_state: Any = None,
-        dtype: str = "float32",
-        device: Any = "cpu",
-        verbose: bool = False,
-    ) -> None:
-        self.n_sources = n_sources
-        self.model = model
-        self.energies = energies
-        self.random_state = random_state
-        self.dtype = dtype
-        self.device = device
-        self.verbose = verbose
-
-    def _resolve_model(self, m: int) -> tuple[UnrolledNet, str]:
-        from ..training.model_files import (  # the training layer owns model files
-            check_energy_grid,
-            find_shipped_model,
-            load_model,
-            read_config,
-        )
-
-        if isinstance(self.model, UnrolledNet):
-            net, label = self.model, f"<{type(self.model).__name__} module>"
-        elif self.model is None:
-            if self.needs_model_file:
-                raise ValueError(
-                    f"model must be given for method {self.name!r} (a folder written by `semiblind train "
-                    f"{self.name}` or model.save()); got None."
-                )
-            label = find_shipped_model(m, self.n_sources, classes=self.model_classes, energies=self.energies)
-            net = load_model(label)
-        else:
-            net = load_model(self.model)
-            label = str(self.model)
-            if self.energies is not None:
-                check_energy_grid(read_config(self.model), self.energies, label=label)
-        if type(net).__name__ not in self.model_classes:
-            raise ValueError(
-                f"model must be a {' or '.join(self.model_classes)} model for method {self.name!r}; got a "
-                f"{type(net).__name__} model ({label})."
-            )
-        net.check_data(m, self.n_sources)
-        return net.to(dtype=self._dtype, device=self._device).eval(), label
-
-    def _forward(
-        self, net: UnrolledNet, X: torch.Tensor, image_shape: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return net(X, image_shape=image_shape) if isinstance(net, LPALM) else net(X)
-
-    def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
-        """Per-sample factor ``c`` applied to X before the network (``None``: no rescaling)."""
-        return None
-
-    def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
-        net, label = self._resolve_model(int(X.shape[1]))
-        self.model_ = net
-        c = self._input_scale(X)
-        A, S = self._forward(net, X if c is None else c * X, image_shape)
-        info = {"model": label, "architecture": net.architecture()}
-        if c is not None:
-            S = S / c
-            info["input_scale"] = c.reshape(-1).tolist()
-        return FitResult(A=A, S=S, n_iter=net.layers, converged=True, info=info)
-
-
-@register
-class LPALMSeparator(_LearnedSeparator):
-    """``semiblind.separate(X, n, method="lpalm")``: LPALM (Fahes et al., ICLR 2022, eq. 8) with a trained
-    model.
-
-    Parameters
-    ----------
-    n_sources : number of sources; must equal the model's.
-    input_scale : ``"energy"`` (default) or ``"none"``. LPALM's thresholds θ(k) and steps 1/L_A(k) are absolute
-        numbers learned on mixtures of unit-norm spectra and unit-l2 source rows, whose energy is
-        ``‖X‖²_F ≈ n``; the network is therefore not scale-invariant. ``"energy"`` runs it on ``c·X`` with
-        ``c = sqrt(n / ‖X‖²_F)`` per sample and divides the estimated S by ``c``, so ``separate(k·X)`` returns
-        the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
-        ``"none"`` feeds X as it is (for data already on the training scale).
-    model : a model folder, a shipped model name (e.g. ``"lpalm-xray65"``) or an :class:`LPALM` module.
-        Default (None): the shipped LPALM whose channel count and source count match X and, when ``energies``
-        is given, whose energy grid matches too; ``info_["model"]`` / ``Separation.info["model"]`` names it.
-    energies : the data's channel energies in keV ``(m,)``, or None. When given, the model's data contract must
-        state the same energy grid (channel centres within 5 % of a channel width), else ``ValueError``;
-        without it only the channel count is matched. ``semiblind separate`` passes the input file's energy
-        axis.
-    dtype, device : computation precision and device.
-
-    ``n_iter_`` is the number of layers; ``converged_`` is True (a network runs a fixed number of layers).
-    """
-
-    name = "lpalm"
-    model_classes = ("LPALM",)
-    needs_model_file = False
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **_LearnedSeparator._parameter_constraints,
-        "input_scale": [Options(("energy", "none"))],
-    }
-
-    def __init__(
-        self,
-        *,
-        n_sources: int,
-        model: Any = None,
-        input_scale: str = "energy",
-        energies: Any = None,
-        random_state: Any = None,
-        dtype: str = "float32",
-        device: Any = "cpu",
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(n_sources=n_sources, model=model, energies=energies, random_state=random_state,
-                         dtype=dtype, device=device, verbose=verbose)
-        self.input_scale = input_scale
-
-    def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
-        if self.input_scale == "none":
-            return None
-        energy = X.square().sum(dim=(-2, -1), keepdim=True)  # > 0: check_data rejects all-zero data
-        return torch.sqrt(self.n_sources / energy)
-
-
-def shipped_default_name(m: int, n: int) -> str:
-    """The shipped LPALM model used by default for data with ``m`` channels and ``n`` sources."""
-    from ..training.model_files import find_shipped_model
-
-    return find_shipped_model(m, n, classes=("LPALM",))
-
-
-__all__ = ["ALPHA_INIT", "LPALM", "LPALMSeparator", "S_UPDATES", "THRESHOLDS", "shipped_default_name"]
+__all__ = ["ALPHA_INIT", "LPALM", "S_UPDATES", "THRESHOLDS"]

@@ -1,0 +1,116 @@
+"""The learned separators of the LPALM paper: ``"lpalm"`` and the S-only networks ``"lista"``, ``"lista-cp"``,
+``"ista-llt"`` (Fahes, Kervazo, Bobin & Tupin, ICLR 2022). The networks are in :mod:`semiblind.unrolled.lpalm`
+and :mod:`semiblind.unrolled.lista`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from .._validation import Options
+from ..solvers.base import register
+from ..unrolled.base import UnrolledNet
+from ._learned import LearnedSeparator
+
+
+@register
+class LPALMSeparator(LearnedSeparator):
+    """``semiblind.separate(X, n, method="lpalm")``: LPALM (Fahes et al., ICLR 2022, eq. 8) with a trained model.
+
+    Parameters
+    ----------
+    n_sources : number of sources; must equal the model's.
+    model : a model folder, a shipped model name (e.g. ``"lpalm-xray65"``) or an :class:`~semiblind.unrolled.LPALM`
+        module. Default (None): the shipped LPALM whose channel count and source count match X and, when
+        ``energies`` is given, whose energy grid matches too; ``info_["model"]`` / ``Separation.info["model"]``
+        names it.
+    input_scale : ``"energy"`` (default) or ``"none"``. LPALM's thresholds θ(k) and steps 1/L_A(k) are absolute
+        numbers learned on mixtures of unit-norm spectra and unit-l2 source rows, whose energy is
+        ``‖X‖²_F ≈ n``; the network is therefore not scale-invariant. ``"energy"`` runs it on ``c·X`` with
+        ``c = sqrt(n / ‖X‖²_F)`` per sample and divides the estimated S by ``c``, so ``separate(k·X)`` returns
+        the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
+        ``"none"`` feeds X as it is (for data already on the training scale).
+    energies : the data's channel energies in keV ``(m,)``, or None. When given, the model's data contract must
+        state the same energy grid (channel centres within 5 % of a channel width), else ``ValueError``;
+        without it only the channel count is matched. ``semiblind separate`` passes the input file's energy
+        axis.
+    random_state : unused (a trained network is deterministic).
+    dtype, device : computation precision and device.
+    verbose : print the model used and the time taken (stderr).
+
+    ``n_iter_`` is the number of layers; ``converged_`` is True (a network runs a fixed number of layers).
+    """
+
+    name = "lpalm"
+    family = "unrolled PALM: LISTA-CP step on S, learned step on A"
+    reference = "Fahes et al. 2022 (ICLR)"
+    model_classes = ("LPALM",)
+    needs_model_file = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **LearnedSeparator._parameter_constraints,
+        "input_scale": [Options(("energy", "none"))],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_sources: int,
+        model: Any = None,
+        input_scale: str = "energy",
+        energies: Any = None,
+        random_state: Any = None,
+        dtype: str = "float32",
+        device: Any = "cpu",
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(n_sources=n_sources, model=model, energies=energies, random_state=random_state,
+                         dtype=dtype, device=device, verbose=verbose)
+        self.input_scale = input_scale
+
+    def _forward(self, net: UnrolledNet, X: torch.Tensor, image_shape: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return net(X, image_shape=image_shape)
+
+    def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
+        if self.input_scale == "none":
+            return None
+        energy = X.square().sum(dim=(-2, -1), keepdim=True)  # > 0: check_data rejects all-zero data
+        return torch.sqrt(self.n_sources / energy)
+
+
+# The S-only networks separate with their reference mixing matrix ``A_ref`` (returned as the estimated A); their
+# model folder is required (nothing is shipped for them).
+
+
+@register
+class LISTASeparator(LearnedSeparator):
+    """``method="lista"``: LISTA (Gregor & LeCun 2010) with a trained model folder (``model`` is required)."""
+
+    name = "lista"
+    family = "unrolled ISTA, learned W1, W2, θ"
+    reference = "Gregor & LeCun 2010"
+    model_classes = ("LISTA",)
+
+
+@register
+class LISTACPSeparator(LearnedSeparator):
+    """``method="lista-cp"``: LISTA-CP (Chen et al. 2018) with a trained model folder (``model`` is required)."""
+
+    name = "lista-cp"
+    family = "unrolled ISTA with coupled weights"
+    reference = "Chen et al. 2018"
+    model_classes = ("LISTACP",)
+
+
+@register
+class ISTALLTSeparator(LearnedSeparator):
+    """``method="ista-llt"``: ISTA with learned steps and thresholds, from a trained model folder (required)."""
+
+    name = "ista-llt"
+    family = "ISTA with learned step and threshold per layer"
+    reference = "Chen et al. 2018"
+    model_classes = ("ISTALLT",)
+
+
+__all__ = ["ISTALLTSeparator", "LISTACPSeparator", "LISTASeparator", "LPALMSeparator"]
