@@ -43,9 +43,65 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
     raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
 
 
+_DEVICE_HELP = "'cpu', 'cuda', 'cuda:<index>' or 'mps'"
+
+
+def resolve_device(device: Any, *, argument: str = "device") -> torch.device:
+    """``None``/``"cpu"``/``"cuda"``/``"cuda:1"``/an int (a CUDA index)/``"mps"``/a ``torch.device`` → a
+    ``torch.device`` that this torch build can actually use.
+
+    Raises one ``ValueError`` sentence naming ``argument`` for an unknown device, a CUDA device on a torch
+    without CUDA (or without a GPU), a CUDA index beyond the GPUs present, or MPS where it is unavailable —
+    instead of torch's ``AssertionError``/``RuntimeError`` at the first allocation.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, bool):
+        raise ValueError(f"{argument} must be {_DEVICE_HELP}; got {device!r}.")
+    if isinstance(device, (int, np.integer)):
+        if device < 0:
+            raise ValueError(f"{argument} must be {_DEVICE_HELP} (an int is a CUDA index >= 0); got {device}.")
+        dev = torch.device("cuda", int(device))
+    elif isinstance(device, torch.device):
+        dev = device
+    elif isinstance(device, str):
+        try:
+            dev = torch.device(device.strip())
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(f"{argument} must be {_DEVICE_HELP}; got {device!r}.") from None
+    else:
+        raise ValueError(f"{argument} must be {_DEVICE_HELP}; got {type(device).__name__}.")
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.backends.cuda.is_built():
+            raise ValueError(f"{argument} {str(device)!r} needs a torch built with CUDA; this torch "
+                             f"({torch.__version__}) is CPU-only, so use device='cpu'.")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{argument} {str(device)!r} needs a CUDA GPU; none is available on this machine, "
+                             "so use device='cpu'.")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{argument} {str(device)!r} names CUDA GPU {dev.index}; this machine has {count} "
+                             f"(indices 0 to {count - 1}).")
+        return dev
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{argument} {str(device)!r} needs Apple's MPS backend, which this torch or machine "
+                             "does not provide; use device='cpu'.")
+        return dev
+    raise ValueError(f"{argument} must be {_DEVICE_HELP}; got {str(device)!r}.")
+
+
 def as_tensor(x: Any, dtype: Any = None, device: Any = None) -> torch.Tensor:
-    """Convert ``x`` (NumPy array, tensor, nested list) to a float torch tensor (no copy when possible)."""
+    """Convert ``x`` (NumPy array, tensor, nested list) to a float torch tensor (no copy when possible).
+
+    ``device`` is checked with :func:`resolve_device` (a sentence, not torch's error, for an unusable one).
+    """
     dt = resolve_dtype(dtype)
+    if device is not None and not (isinstance(device, torch.device) and device.type == "cpu"):
+        device = resolve_device(device)
     if isinstance(x, torch.Tensor):
         return x.to(dtype=dt, device=device if device is not None else x.device)
     arr = np.asarray(x)

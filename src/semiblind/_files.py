@@ -8,31 +8,105 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
-def check_output_path(path: str | os.PathLike, *, overwrite: bool = True, argument: str = "out") -> Path:
-    """Validate an output path: its folder must exist; an existing file needs ``overwrite``."""
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_output_path(path: str | os.PathLike, *, overwrite: bool = True, argument: str = "out",
+                      inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Validate an output path before any work is done.
+
+    Its folder must exist and be writable; an existing file (a symbolic link too, even a dangling one) needs
+    ``overwrite``; a path that is one of ``inputs`` (the files the command reads) is refused even with
+    ``overwrite``, so a result never replaces its own input.
+    """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"{argument} must be a path in an existing directory; got {str(p)!r} "
                                 f"(directory {str(parent)!r} does not exist).")
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{argument} {str(p)!r} already exists; pass overwrite=True (--overwrite) "
+    for src in inputs:
+        if src is not None and os.path.lexists(p) and _same_file(p, Path(src)):
+            raise ValueError(f"{argument} {str(p)!r} is the input file {str(src)!r}; choose another output "
+                             "path (the input is never replaced, even with --overwrite).")
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"{argument} must be a file path; {str(p)!r} is a directory.")
+    if os.path.lexists(p) and not overwrite:
+        what = "is a symbolic link" if os.path.islink(p) else "already exists"
+        raise FileExistsError(f"{argument} {str(p)!r} {what}; pass overwrite=True (--overwrite) "
                               "to replace it.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{argument} {str(p)!r} cannot be written: its folder {str(parent)!r} is not "
+                              "writable.")
     return p
+
+
+def check_output_dir(out_dir: str | os.PathLike, *, overwrite: bool = False, argument: str = "out_dir") -> Path:
+    """Validate an output folder before any work is done: a path (``TypeError`` otherwise) whose parent exists
+    (``FileNotFoundError``), not a file, and, when it exists and is not empty, ``overwrite`` is needed
+    (``FileExistsError``). The folder is not created. Returns the path."""
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"{argument} must be a folder path (str or os.PathLike); got {type(out_dir).__name__}.")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{argument} {str(out)!r} exists and is a file; give a folder path.")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{argument} must be in an existing directory; got {str(out)!r} (directory "
+                                f"{str(parent)!r} does not exist).")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{argument} {str(out)!r} already exists and is not empty; pass overwrite=True "
+                              "(--overwrite) to write into it, or choose another folder (--out).")
+    return out
+
+
+def _publish(tmp_path: Path, target: Path, *, overwrite: bool, argument: str) -> None:
+    """Move the finished temporary file to ``target``.
+
+    Without ``overwrite`` the target is created exclusively (a hard link fails if the name exists), so a file
+    that another process wrote there while this one was computing is never replaced silently.
+    """
+    if overwrite:
+        os.replace(tmp_path, target)
+        return
+    try:
+        os.link(tmp_path, target)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{argument} {str(target)!r} was created by another process while this one was running; this "
+            "result was not written (pass overwrite=True (--overwrite) to replace it)."
+        ) from None
+    except OSError:  # a file system without hard links: the check and the rename are as close as they get
+        if os.path.lexists(target):
+            raise FileExistsError(
+                f"{argument} {str(target)!r} was created by another process while this one was running; this "
+                "result was not written (pass overwrite=True (--overwrite) to replace it)."
+            ) from None
+        os.replace(tmp_path, target)
+        return
+    tmp_path.unlink()
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, argument: str = "out") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error delete it.
+    """Yield a temporary path beside ``path``; on success move it to ``path``, on error delete it.
 
     The temporary name keeps the final suffix so libraries that infer the format from it (NumPy, astropy) work.
+    Without ``overwrite`` the final step creates ``path`` exclusively (see :func:`_publish`).
     """
     target = check_output_path(path, overwrite=overwrite, argument=argument)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
+    except PermissionError:
+        raise PermissionError(f"{argument} {str(target)!r} cannot be written: its folder "
+                              f"{str(target.parent)!r} is not writable.") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -41,7 +115,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, argument: st
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
+        _publish(tmp_path, target, overwrite=overwrite, argument=argument)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
