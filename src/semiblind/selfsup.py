@@ -429,7 +429,7 @@ def selfsup_unmix(
     epochs: int = 20,
     lr: float = 1e-3,
     batch_size: int = 8,
-    abundances: str = "network",
+    abundances: str = "fcls",
     model_dir: str | Path | None = None,
     dtype: str = "float32",
     progress: bool = True,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from ._common import UsageError as UsageError  # re-exported; defined once, in _common
 
-VERBS = ("demo", "simulate", "separate", "evaluate", "train", "reproduce", "info")
+VERBS = ("demo", "simulate", "separate", "evaluate", "train", "reproduce", "selfsup", "info")
 
 
 class _Parser(argparse.ArgumentParser):

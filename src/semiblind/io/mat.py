@@ -74,23 +74,29 @@ def _int(value: Any, key: str, path: Path) -> int:
     return int(arr[0])
 
 
-def load_mat(path: str | Path, *, pixel_order: str = "C") -> Cube:
+def load_mat(path: str | Path, *, pixel_order: str = "C", classic_order: str | None = None) -> Cube:
     """Read a HySUPP-style ``.mat`` file into a :class:`Cube` (``X`` from ``Y``; truth ``A`` from ``E`` and
-    ``S`` from ``A``).
+    ``S`` from ``A``), or a file in the classic layout (``V``, ``nRow``, ``nCol``, ``nBand``; see
+    :func:`load_classic_truth` for its ground-truth file).
 
     ``pixel_order``: ``"C"`` (row-major, HySUPP's convention) or ``"F"`` (column-major, MATLAB's ``reshape``)
-    for turning the pixel axis into ``(H, W)``.
+    for turning the pixel axis into ``(H, W)`` in HySUPP files; ``classic_order`` the same for classic files
+    (default ``"F"``: their pixels are MATLAB's column-major order).
     """
     path = Path(path)
     require_file(path)
     if pixel_order not in ("C", "F"):
         raise ValueError(f"pixel_order must be 'C' or 'F'; got {pixel_order!r}.")
+    if classic_order not in (None, "C", "F"):
+        raise ValueError(f"classic_order must be None, 'C' or 'F'; got {classic_order!r}.")
     d = _read(path)
     found = ", ".join(sorted(d)) or "none"
+    if "Y" not in d and "V" in d:
+        return _load_classic(path, d, pixel_order=classic_order if classic_order is not None else "F")
     if "Y" not in d:
         raise ValueError(
             f"INPUT {str(path)!r} must hold the data as key 'Y' (bands × pixels; HySUPP keys Y, E, "
-            f"A, H, W); found keys: {found}."
+            f"A, H, W) or 'V' (the classic layout: V, nRow, nCol, nBand); found keys: {found}."
         )
     Y = to_float(d["Y"], name="Y", source=path)
     if Y.ndim != 2:
@@ -147,3 +153,70 @@ def _is_hdf5(path: Path) -> bool:
         return bool(h5py.is_hdf5(path))
     except ImportError:
         return False
+
+
+# ------------------------------------------------------------------------------------------- classic layout
+# The MAT files long circulated for Samson, Jasper Ridge and Urban: the data file holds ``V`` (bands × pixels),
+# ``nRow``, ``nCol`` and ``nBand`` (sometimes ``maxValue``); the ground truth is a second file with ``M``
+# (bands × endmembers) and ``A`` (endmembers × pixels).
+
+
+def _load_classic(path: Path, d: dict[str, Any], *, pixel_order: str) -> Cube:
+    V = to_float(d["V"], name="V", source=path)
+    if V.ndim != 2:
+        raise ValueError(f"V in {str(path)!r} must be a 2-D matrix (bands, pixels); got an array of shape "
+                         f"{shape_str(V.shape)}.")
+    m, N = V.shape
+    if "nBand" in d and _int(d["nBand"], "nBand", path) != m:
+        if _int(d["nBand"], "nBand", path) == N:  # stored pixels × bands
+            V = np.ascontiguousarray(V.T)
+            m, N = V.shape
+        else:
+            raise ValueError(f"nBand in {str(path)!r} must equal the number of rows of V ({m}); got "
+                             f"{_int(d['nBand'], 'nBand', path)}.")
+    image = None
+    if "nRow" in d and "nCol" in d:
+        H, W = _int(d["nRow"], "nRow", path), _int(d["nCol"], "nCol", path)
+        if H * W != N:
+            raise ValueError(f"nRow × nCol in {str(path)!r} must equal the number of pixels of V ({N}); got "
+                             f"nRow={H}, nCol={W}.")
+        image = (H, W)
+    X = V if image is None else V.reshape((m, *image), order=pixel_order)
+    meta: dict[str, Any] = {"keys": sorted(d), "layout": "classic (V, nRow, nCol, nBand)",
+                            "pixel_order": pixel_order, "mat_version": "7.3 (HDF5)" if _is_hdf5(path) else "5"}
+    if "maxValue" in d:
+        meta["maxValue"] = float(np.asarray(d["maxValue"]).ravel()[0])
+    return Cube(X=np.ascontiguousarray(X), meta=meta, source=path, format="mat")
+
+
+def load_classic_truth(path: str | Path, m: int, image: tuple[int, int] | int, *, pixel_order: str = "F"
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth of a classic-layout scene from its second file: ``M (m, n)`` endmembers → ``A``, ``A (n, N)``
+    abundances → ``S (n, H, W)`` (or ``(n, N)`` when ``image`` is the pixel count), reshaped in ``pixel_order``
+    like the data. Also accepts HySUPP's names ``E`` and ``A``."""
+    p = Path(path)
+    require_file(p)
+    d = _read(p)
+    found = ", ".join(sorted(d)) or "none"
+    key_a = "M" if "M" in d else ("E" if "E" in d else None)
+    if key_a is None or "A" not in d:
+        raise ValueError(f"--truth {str(p)!r} must hold the endmembers 'M' (bands × endmembers) and the "
+                         f"abundances 'A' (endmembers × pixels); found keys: {found}.")
+    A = to_float(d[key_a], name=key_a, source=p)
+    S = to_float(d["A"], name="A", source=p)
+    if A.ndim != 2 or A.shape[0] != m:
+        if A.ndim == 2 and A.shape[1] == m:
+            A = np.ascontiguousarray(A.T)
+        else:
+            raise ValueError(f"{key_a} in {str(p)!r} must be a ({m}, n) matrix (bands, endmembers); got "
+                             f"{shape_str(A.shape)}.")
+    N = int(np.prod(image)) if isinstance(image, tuple) else int(image)
+    n = A.shape[1]
+    if S.shape == (N, n):
+        S = np.ascontiguousarray(S.T)
+    if S.shape != (n, N):
+        raise ValueError(f"A in {str(p)!r} must be a ({n}, {N}) matrix (endmembers, pixels); got "
+                         f"{shape_str(S.shape)}.")
+    if isinstance(image, tuple):
+        S = np.ascontiguousarray(S.reshape((n, *image), order=pixel_order))
+    return A, S
