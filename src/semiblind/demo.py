@@ -186,11 +186,11 @@ def _run_gmca(X: np.ndarray, n: int, seed: int, quick: bool) -> _Run:
 def _run_palm(X: np.ndarray, n: int, seed: int, quick: bool) -> _Run:
     import torch
 
-    from .solvers.palm import initial_mixing
+    from .solvers.palm import initial_mixing, lambda_max
 
     Xf = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(1, X.shape[0], -1))
     A0 = initial_mixing(Xf, n, "random", rng=seed)
-    lam_max = float((A0.mT @ Xf).abs().max())
+    lam_max = lambda_max(A0, Xf)
     lam = PALM_LAMBDA_FRACTION * lam_max
     run = _separate(X, n, "palm", seed, lam=lam, A0=A0[0].numpy(), init="given",
                     max_iter=CAPS["palm"][int(quick)], tol=1e-6)

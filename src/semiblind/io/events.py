@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._budget import check_allocation, nbytes_of
 from ._common import Cube, require_file
 
 DEFAULT_E_MIN = 0.5
@@ -43,6 +44,7 @@ def _grid(energy_grid: Any, e_min: float, e_max: float, n_channels: int) -> np.n
         return edges
     if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 2:
         raise ValueError(f"n_channels must be an int of at least 2; got {n_channels!r}.")
+    check_allocation(nbytes_of((int(n_channels) + 1,)), f"n_channels={int(n_channels)} (the channel edges)")
     if not (np.isfinite(e_min) and np.isfinite(e_max) and 0 <= e_min < e_max):
         raise ValueError(
             f"e_min and e_max must satisfy 0 <= e_min < e_max (keV); got e_min={e_min!r}, e_max={e_max!r}."
@@ -154,6 +156,14 @@ def bin_events(
     else:  # [x_min, x_max) rounded up to whole bins
         nx = int(np.ceil((x1 - x0) / b))
         ny = int(np.ceil((y1 - y0) / b))
+    m = edges.size - 1
+    # histogramdd allocates the float64 cube and the edge arrays; the result is one more float64 copy
+    check_allocation(
+        2 * nbytes_of((m, ny, nx)) + nbytes_of((nx + ny + 2,)),
+        f"the event cube of {str(path)!r} ({m} channels × {ny} × {nx} pixels from x in [{x0:g}, "
+        f"{x0 + b * nx:g}), y in [{y0:g}, {y0 + b * ny:g}) at spatial_bin={b}; pass region= or a larger "
+        "spatial_bin to bin a smaller field)",
+    )
     x_edges = x0 + b * np.arange(nx + 1, dtype=float)
     y_edges = y0 + b * np.arange(ny + 1, dtype=float)
     # half-open bins everywhere: histogramdd would otherwise count events on the last edge
@@ -173,7 +183,7 @@ def bin_events(
         if key in header:
             meta[key.lower()] = header[key] if isinstance(header[key], (int, float)) else str(header[key])
     return Cube(
-        X=counts.astype(np.float64),
+        X=counts.astype(np.float64, copy=False),
         energies=centres,
         spectral_unit="keV",
         wcs=wcs,

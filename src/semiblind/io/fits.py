@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._budget import check_allocation, format_bytes
 from ._common import Cube, Result, dumps, require_file, shape_str, to_float
 
 _FITS_BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks (FITS standard 4.0, sect. 3.1)
@@ -40,8 +41,18 @@ def _open(path: Path, *, argument: str = "INPUT") -> Any:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            declared = sum(_declared_bytes(hdu.header) for hdu in hdul)
+            if declared > path.stat().st_size:  # only a compressed file holds more than its size
+                hdul.close()
+                try:
+                    check_allocation(2 * declared, f"{argument} {str(path)!r} (its headers declare "
+                                     f"{format_bytes(declared)} of data)")
+                except ValueError as exc:
+                    raise _BudgetError(str(exc)) from None
             for hdu in hdul:
                 _ = hdu.data  # force the read so truncation shows up here
+    except _BudgetError as exc:
+        raise ValueError(str(exc)) from None
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError, ... for damaged files
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -64,6 +75,25 @@ def _open(path: Path, *, argument: str = "INPUT") -> Any:
             hdul.close()
             raise ValueError(f"{argument} {str(path)!r} is a truncated FITS file ({w.message}).")
     return hdul
+
+
+class _BudgetError(ValueError):
+    """The declared data of a FITS file exceed the memory budget (re-raised as is by :func:`_open`)."""
+
+
+def _declared_bytes(header: Any) -> int:
+    """Bytes of data an HDU header declares: |BITPIX|/8 · GCOUNT · (PCOUNT + NAXIS1 ⋯ NAXISn)."""
+    try:
+        naxis = int(header.get("NAXIS", 0))
+        if naxis <= 0:
+            return 0
+        size = 1
+        for k in range(1, naxis + 1):
+            size *= max(int(header.get(f"NAXIS{k}", 0)), 0)
+        return abs(int(header.get("BITPIX", 8))) // 8 * int(header.get("GCOUNT", 1)) * (
+            int(header.get("PCOUNT", 0)) + size)
+    except (TypeError, ValueError):
+        return 0
 
 
 def has_events_table(path: str | Path) -> bool:
@@ -161,9 +191,13 @@ def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cu
         header = image.header.copy()
         data = np.asarray(image.data)
         hdu_name = image.name or "PRIMARY"
+    file_dtype = f"{data.dtype.newbyteorder('=').name} (BITPIX {header.get('BITPIX', '?')})"
+    if not data.dtype.isnative:  # FITS is big-endian: the same numbers in native order (float32 stays float32)
+        data = data.astype(data.dtype.newbyteorder("="))
     ndim = data.ndim
     ctypes = [str(header.get(f"CTYPE{ndim - k}", "")).strip() for k in range(ndim)]  # NumPy axis order
     axis = _find_spectral_axis(spectral_axis, ctypes, data.shape, path)
+    spectral_ctype = ctypes[axis]
     # drop length-1 axes other than the spectral one (Stokes, degenerate frequency, ...)
     keep = [k for k in range(ndim) if data.shape[k] > 1 or k == axis]
     wcs = _wcs(header)
@@ -189,7 +223,7 @@ def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cu
     if wcs is not None and wcs.has_celestial and X.ndim == 3 and spec_wcs_index not in (wcs.wcs.lng,
                                                                                          wcs.wcs.lat):
         celestial = wcs.celestial
-    meta: dict[str, Any] = {"hdu": hdu_name, "spectral_ctype": ctypes[axis] if axis < len(ctypes) else ""}
+    meta: dict[str, Any] = {"hdu": hdu_name, "spectral_ctype": spectral_ctype, "file_dtype": file_dtype}
     for key in ("OBJECT", "TELESCOP", "INSTRUME", "BUNIT", "DATE-OBS"):
         if key in header:
             meta[key.lower()] = str(header[key])

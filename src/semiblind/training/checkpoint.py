@@ -12,10 +12,16 @@ tensor
 files are deleted; a run killed at any moment therefore leaves either the previous or the new checkpoint
 intact.
 The Adam state is rebuilt from these tensors with ``optimizer.load_state_dict`` (no ``torch.load``).
+
+``state.json`` also records the network's architecture (``model``) and a fingerprint of the training data
+(``data``: the shapes of X, A, S and a SHA-256 of their bytes). :func:`resume_checkpoint` refuses, with one
+sentence each, a checkpoint written for another network (another ``--layers``, kind or ``--tied``), for other
+training data, or damaged (``state.json`` not an object, fields missing, tensors missing or of the wrong shape).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -104,23 +110,88 @@ def has_checkpoint(directory: str | os.PathLike) -> bool:
     return (Path(directory) / STATE_JSON).is_file()
 
 
-def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor],
-                                                            dict[str, torch.Tensor] | None, dict[str, Any]]:
-    """Read a checkpoint: ``(info, model_state, best_state or None, optimizer_state_dict)``."""
-    d = Path(directory)
+# fields of state.json that resuming reads, and the JSON types they must have
+REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "tensors": (str,), "optimizer_groups": (list,), "args": (dict,),
+    "best_loss": (int, float), "best_epoch": (int,), "bad_epochs": (int,), "stopped_early": (bool,),
+    "log_bytes": (int,),
+}
+
+
+def data_fingerprint(X: Any, A: Any = None, S: Any = None) -> dict[str, Any]:
+    """Shapes of ``X``, ``A``, ``S`` and a SHA-256 of their bytes (float64, C order): the identity of a
+    training set, recorded in the checkpoint so that ``--resume`` with another training file is refused."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    shapes: dict[str, list[int]] = {}
+    for name, arr in (("X", X), ("A", A), ("S", S)):
+        if arr is None:
+            continue
+        a = arr.detach().cpu().numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        shapes[name] = [int(v) for v in a.shape]
+        h.update(name.encode() + repr(a.shape).encode())
+        h.update(a.tobytes())
+    return {"shapes": shapes, "sha256": h.hexdigest()}
+
+
+def _describe(fp: dict[str, Any]) -> str:
+    shapes = fp.get("shapes", {}) if isinstance(fp, dict) else {}
+    parts = [f"{k} {tuple(v)}" for k, v in shapes.items()] if isinstance(shapes, dict) else []
+    digest = str(fp.get("sha256", "?"))[:12] if isinstance(fp, dict) else "?"
+    return f"{', '.join(parts) or 'unknown shapes'}, SHA-256 {digest}…"
+
+
+def _read_state(d: Path) -> dict[str, Any]:
+    path = d / STATE_JSON
     try:
-        info = json.loads((d / STATE_JSON).read_text(encoding="utf-8"))
+        info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"no checkpoint to resume from in {str(d)!r} ({STATE_JSON} is "
                                 f"missing).") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"checkpoint {str(d / STATE_JSON)!r} must be valid JSON; it is not "
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} must be valid JSON; it is not "
                          f"({exc}).") from None
-    tpath = d / str(info.get("tensors", ""))
+    if not isinstance(info, dict):
+        raise ValueError(f"checkpoint {str(path)!r} must hold a JSON object (the run's state, as written by "
+                         f"semiblind train); it holds {type(info).__name__ if info is not None else 'null'}.")
+    missing = [k for k in REQUIRED_FIELDS if k not in info]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} lacks the field(s) {', '.join(missing)}; it was not written "
+                         "by semiblind train or is damaged (start again with --overwrite).")
+    wrong = [k for k, types in REQUIRED_FIELDS.items()
+             if not isinstance(info[k], types) or (isinstance(info[k], bool) and bool not in types)]
+    if wrong:
+        k = wrong[0]
+        raise ValueError(f"checkpoint {str(path)!r} has a field {k!r} of the wrong type (expected "
+                         f"{' or '.join(t.__name__ for t in REQUIRED_FIELDS[k])}, got "
+                         f"{type(info[k]).__name__}); it is damaged (start again with --overwrite).")
+    if info["epoch"] < 0 or info["log_bytes"] < 0 or "/" in info["tensors"] or "\\" in info["tensors"]:
+        raise ValueError(f"checkpoint {str(path)!r} has an impossible epoch, log position or tensor file name; "
+                         "it is damaged (start again with --overwrite).")
+    return info
+
+
+def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor],
+                                                            dict[str, torch.Tensor] | None, dict[str, Any]]:
+    """Read a checkpoint: ``(info, model_state, best_state or None, optimizer_state_dict)``.
+
+    A damaged ``state.json`` (not a JSON object, fields missing or of the wrong type) or an unreadable tensor
+    file raises one ``ValueError`` sentence naming the file.
+    """
+    d = Path(directory)
+    info = _read_state(d)
+    tpath = d / info["tensors"]
     try:
         tensors = load_file(str(tpath))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"checkpoint tensors {str(tpath)!r} cannot be read ({exc}).") from None
+    bad = [k for k in tensors if not k.startswith(("model/", "best/", "optim/"))
+           or (k.startswith("optim/") and not k[len("optim/"):].split("/", 1)[0].isdigit())]
+    if bad:
+        raise ValueError(f"checkpoint tensors {str(tpath)!r} hold unexpected entries ({', '.join(bad[:3])}); "
+                         "the file is damaged (start again with --overwrite).")
     model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")} or None
     opt_t = {k[len("optim/"):]: v for k, v in tensors.items() if k.startswith("optim/")}
@@ -128,5 +199,86 @@ def load_checkpoint(directory: str | os.PathLike) -> tuple[dict[str, Any], dict[
     return info, model_state, best, opt_state
 
 
-__all__ = ["has_checkpoint", "load_checkpoint", "optimizer_state_from_tensors", "optimizer_tensors",
+def model_signature(model: Any) -> dict[str, Any]:
+    """What identifies a network's parameter layout: its ``architecture()`` (class, layers, sizes, options)."""
+    arch = model.architecture() if hasattr(model, "architecture") else {"class": type(model).__name__}
+    return json.loads(json_dumps(arch))
+
+
+def _check_state(state: dict[str, torch.Tensor], model: torch.nn.Module, where: str) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    if missing or extra:
+        what = (f"missing {', '.join(missing[:4])}" if missing else "") + ("; " if missing and extra else "") + (
+            f"unexpected {', '.join(extra[:4])}" if extra else "")
+        raise ValueError(f"checkpoint {where} do not fit this network ({what}); it was written for another network "
+                         "(another --layers, kind or --tied) or is damaged.")
+    for k, shape in expected.items():
+        if tuple(state[k].shape) != shape:
+            raise ValueError(f"checkpoint {where} do not fit this network: {k!r} has shape "
+                             f"{tuple(state[k].shape)}, the network needs {shape} (another --layers, kind, "
+                             "--tied or data size, or a damaged file).")
+        if not torch.isfinite(state[k]).all():
+            raise ValueError(f"checkpoint {where} hold non-finite values in {k!r}; the file is damaged.")
+
+
+def resume_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                      run_args: dict[str, Any], fingerprint: dict[str, Any] | None = None,
+                      compare: tuple[str, ...] = ("lr", "batch_size", "seed", "loss", "layer_weights"),
+                      ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+    """Load the checkpoint in ``directory`` into ``model`` and ``optimizer`` after checking that it belongs to
+    this run; returns ``(info, best_state or None)``.
+
+    Refused with one ``ValueError`` sentence each: other ``run_args`` (those in ``compare``), another network
+    (the recorded architecture, or the tensors' names and shapes), other training data (the recorded
+    :func:`data_fingerprint` against ``fingerprint``), and every form of damage :func:`load_checkpoint` finds.
+    """
+    d = Path(directory)
+    info, m_state, b_state, o_state = load_checkpoint(d)
+    recorded_args = info["args"]
+    for key in compare:
+        if recorded_args.get(key) != run_args.get(key):
+            raise ValueError(f"resume needs the same {key} as the interrupted run ({recorded_args.get(key)!r}); "
+                             f"got {run_args.get(key)!r}.")
+    arch = info.get("model")
+    mine = model_signature(model)
+    if isinstance(arch, dict) and arch != mine:
+        diff = [k for k in sorted(set(arch) | set(mine)) if arch.get(k) != mine.get(k)]
+        shown = "; ".join(f"{k} {arch.get(k)!r} in the checkpoint, {mine.get(k)!r} now" for k in diff[:3])
+        raise ValueError(f"resume needs the same network as the interrupted run ({shown}); pass the same kind, "
+                         "--layers and --tied, or --overwrite to start again.")
+    recorded = info.get("data")
+    if fingerprint is not None and isinstance(recorded, dict) and recorded.get("sha256") != fingerprint["sha256"]:
+        raise ValueError(f"resume needs the training data of the interrupted run ({_describe(recorded)}); "
+                         f"the training file given now holds other data ({_describe(fingerprint)}); pass the "
+                         "same --train file, or --overwrite to start again on this one.")
+    tfile = str(d / info["tensors"])
+    _check_state(m_state, model, f"weights in {tfile!r}")
+    if b_state is not None:
+        _check_state(b_state, model, f"best weights in {tfile!r}")
+    params = list(model.parameters())
+    for idx, st in o_state["state"].items():
+        if not 0 <= idx < len(params):
+            raise ValueError(f"checkpoint optimiser state in {tfile!r} names parameter {idx}; this network has "
+                             f"{len(params)} (another network, or a damaged file).")
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in st and tuple(st[key].shape) != tuple(params[idx].shape):
+                raise ValueError(f"checkpoint optimiser state {idx}/{key} in {tfile!r} has shape "
+                                 f"{tuple(st[key].shape)}; parameter {idx} has {tuple(params[idx].shape)} "
+                                 "(another network, or a damaged file).")
+    dev = next((p.device for p in params), torch.device("cpu"))
+    dt = next((p.dtype for p in params), torch.float32)
+    model.load_state_dict({k: v.to(dev, dt) for k, v in m_state.items()})
+    try:
+        optimizer.load_state_dict(o_state)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"checkpoint optimiser state in {str(d / STATE_JSON)!r} does not fit this network "
+                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from None
+    best = {k: v.to(dev, dt) for k, v in b_state.items()} if b_state else None
+    return info, best
+
+
+__all__ = ["data_fingerprint", "has_checkpoint", "load_checkpoint", "model_signature", "optimizer_state_from_tensors",
+           "optimizer_tensors", "resume_checkpoint",
            "save_checkpoint"]
