@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from semiblind import demo, io
+from semiblind import demo, io, report
 from semiblind.data.mixtures import MixtureSet
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -101,7 +101,7 @@ def test_lpalm_runs_with_a_shipped_model_and_is_scaled_back(tmp_path, monkeypatc
     A0 /= np.linalg.norm(A0, axis=0)
     S0 = gen.standard_normal((4, 500))
     S0 /= np.linalg.norm(S0, axis=1, keepdims=True)
-    net = LPALM(m=65, n=4, layers=3, init=(A0, S0))
+    net = LPALM(n_channels=65, n_sources=4, layers=3, init_pair=(A0, S0))
     models = tmp_path / "models"
     models.mkdir()
     model_files.save_model(net, models / "lpalm-test")
@@ -127,11 +127,11 @@ def test_evaluation_report(tmp_path, rng):
     S = np.abs(rng.standard_normal((3, 10, 8)))
     X = np.einsum("mn,nhw->mhw", A, S)
     perm = [2, 0, 1]
-    path = demo.write_evaluation_report(tmp_path / "rep", 2.0 * A[:, perm], 0.5 * S[perm], A, S, X=X,
+    path = report.write_evaluation_report(tmp_path / "rep", 2.0 * A[:, perm], 0.5 * S[perm], A, S, X=X,
                                         energies=np.linspace(1, 5, 12), method="test")
     html = path.read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 4  # bars, spectra, maps, residual
     # a permuted, rescaled exact estimate scores a perfect NMSE of 0 after alignment
     assert re.search(r"<td class=\"num\">0</td>", html)
     with pytest.raises(FileExistsError):
-        demo.write_evaluation_report(tmp_path / "rep", A, S, A, S)
+        report.write_evaluation_report(tmp_path / "rep", A, S, A, S)

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import atomic_write_text
+from ._files import atomic_write_text, check_output_dir
 from ._json import dumps as json_dumps
 from ._json import to_jsonable
 
@@ -54,10 +54,8 @@ __all__ = [
     "DEMO_METHODS",
     "DemoResult",
     "TABLE_COLUMNS",
-    "check_report_dir",
     "demo_table_rows",
     "run_demo",
-    "write_evaluation_report",
 ]
 
 SNR_DB = 30.0
@@ -114,28 +112,6 @@ class DemoResult:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _check_out_dir(out_dir: Any, overwrite: bool) -> Path:
-    if not isinstance(out_dir, (str, os.PathLike)):
-        raise TypeError(f"out_dir must be a folder path (str or os.PathLike); got {type(out_dir).__name__}.")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"out_dir {str(out)!r} exists and is a file; give a folder path.")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"out_dir must be in an existing directory; got {str(out)!r} (directory "
-                                f"{str(parent)!r} does not exist).")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"out_dir {str(out)!r} already exists and is not empty; pass overwrite=True "
-                              "(--overwrite) to write into it, or choose another folder (--out).")
-    return out
-
-
-def check_report_dir(out_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Check a report folder before any work: its parent must exist (``FileNotFoundError``), it must not be a
-    file, and an existing non-empty folder needs ``overwrite`` (``FileExistsError``). Returns the path."""
-    return _check_out_dir(out_dir, overwrite)
 
 
 def _celestial_wcs(H: int, W: int) -> Any:
@@ -287,7 +263,7 @@ def run_demo(
         wanted = list(methods)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int or None; got {threads!r}.")
-    out = _check_out_dir(out_dir, overwrite)
+    out = check_output_dir(out_dir, overwrite=overwrite)
     import torch
 
     before = torch.get_num_threads()
@@ -527,86 +503,4 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
                   "truth.npz</code>.</p>", []),
     ]
     return write_report(out, title="semiblind demo — Cas A-like X-ray cube", sections=sections,
-                        overwrite=True)
-
-
-# --------------------------------------------------------------------------------------------- evaluate
-
-
-def write_evaluation_report(
-    out_dir: str | os.PathLike,
-    A_est: Any,
-    S_est: Any,
-    A_true: Any,
-    S_true: Any,
-    *,
-    X: Any = None,
-    energies: Any = None,
-    noise: Any = None,
-    method: str = "estimate",
-    title: str | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """An HTML report (``out_dir/index.html`` with its PNG figures in ``out_dir/figures/``) scoring one
-    separation against the truth, for ``semiblind evaluate --report DIR``.
-
-    The estimate is aligned (:func:`semiblind.metrics.align`) and scored (:func:`semiblind.metrics.evaluate`);
-    the report shows the overall and per-source metrics, per-source metric bars, the estimated vs true
-    spectra, the true and estimated maps (when S is an image ``(n, H, W)``) and, with the data ``X``, the
-    residual map (:func:`semiblind.plot.plot_residual`). Returns the report's path.
-    """
-    from . import metrics, plot
-    from .report import html_table, write_report
-
-    out = _check_out_dir(out_dir, overwrite)
-    A_est = np.asarray(A_est, dtype=np.float64)
-    A_true = np.asarray(A_true, dtype=np.float64)
-    S_true = np.asarray(S_true, dtype=np.float64)
-    S_est = np.asarray(S_est, dtype=np.float64)
-    if S_est.size == S_true.size:
-        S_est = S_est.reshape(S_true.shape)
-    s = metrics.evaluate(A_est, S_est, A_true, S_true, noise=noise)
-    A_al, S_al = metrics.align(A_est, S_est, A_true)
-    n = A_true.shape[1]
-    keys = [("nmse_A", "NMSE A"), ("nmse_S", "NMSE S"), ("sad_A", "SAD A"), ("sad_db_A", "SAD A (dB)"),
-            ("sdr", "SDR (dB)"), ("sir", "SIR (dB)"), ("sar", "SAR (dB)")] + (
-        [("snr", "SNR (dB)")] if "snr" in s else [])
-    overall = html_table(f"{method}: overall metrics after alignment", [k[1] for k in keys],
-                         [[float(s[k]) for k, _ in keys]])
-    per = {f"source {j + 1}": {"sad_db_A": float(s["sad_db_A_per_component"][j]),
-                               "sdr": float(s["sdr_per_source"][j]), "sir": float(s["sir_per_source"][j]),
-                               "sar": float(s["sar_per_source"][j])} for j in range(n)}
-    per_rows = [[name, *row.values()] for name, row in per.items()]
-    per_html = html_table("per source", ["source", "SAD A (dB)", "SDR (dB)", "SIR (dB)", "SAR (dB)"], per_rows)
-    out.mkdir(exist_ok=True)
-    fig_dir = out / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    figs: list[tuple[str, Path]] = []
-    p = fig_dir / "metrics.png"
-    plot.save_figure(plot.plot_metric_bars(per, metrics=("sad_db_A", "sdr", "sir", "sar")), p, dpi=90)
-    figs.append(("per-source metrics", p))
-    spec_fig = fig_dir / "spectra.png"
-    plot.save_figure(plot.plot_spectra(A_al, A_true, energies), spec_fig, dpi=90)
-    sections = [("Metrics", f"<div>{overall}{per_html}</div>", figs),
-                ("Spectra: estimated (dashed) vs true (black)", "Columns of A after alignment.",
-                 [("spectra", spec_fig)])]
-    if S_true.ndim == 3:
-        maps = fig_dir / "maps.png"
-        stack = np.concatenate([S_true, S_al], axis=0)
-        titles = [f"truth {j + 1}" for j in range(n)] + [f"{method} {j + 1}" for j in range(n)]
-        plot.save_figure(plot.plot_maps(stack, titles=titles, ncols=n, colorbar=False), maps, dpi=80)
-        sections.append(("Source maps", "First row: truth; second row: the aligned estimate.",
-                         [("maps", maps)]))
-    if X is not None:
-        res = fig_dir / "residual.png"
-        shape = S_true.shape[1:] if S_true.ndim == 3 else None
-        Xa = np.asarray(X, dtype=np.float64)
-        if Xa.ndim == 2 and shape is not None:
-            Xa = Xa.reshape(Xa.shape[0], *shape)
-        if Xa.ndim == 3:
-            plot.save_figure(plot.plot_residual(Xa, A_est, S_est.reshape(n, *Xa.shape[1:]), energies,
-                                                title=method), res, dpi=80)
-            sections.append(("Residual", "Data norm, residual norm per pixel and RMS residual per channel.",
-                             [("residual", res)]))
-    return write_report(out, title=title or f"semiblind evaluate — {method}", sections=sections,
                         overwrite=True)

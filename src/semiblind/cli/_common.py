@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 
+class UsageError(ValueError):
+    """A command-line usage problem detected after parsing (reported like any other bad input)."""
+
+
 def parse_set(items: list[str] | None) -> dict[str, Any]:
     """Parse ``--set key=value`` items; values are read as JSON when possible (numbers, true/false, lists),
     otherwise kept as strings."""

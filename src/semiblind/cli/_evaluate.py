@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._files import atomic_write_text, check_output_path
+from .._files import atomic_write_text, check_output_dir, check_output_path
 from .._json import dumps as json_dumps
 from ._common import add_overwrite
 
@@ -70,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_output_path(args.json, overwrite=args.overwrite, argument="--json")
     if args.report is not None:
-        from ..demo import check_report_dir
-
-        check_report_dir(args.report, overwrite=args.overwrite)
+        check_output_dir(args.report, overwrite=args.overwrite, argument="--report")
     res = io.load_result(args.result)
     index = args.index
     if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
@@ -138,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         }
         atomic_write_text(args.json, json_dumps(out, indent=2) + "\n", overwrite=args.overwrite)
     if args.report is not None:
-        from ..demo import write_evaluation_report
+        from ..report import write_evaluation_report
 
         report = write_evaluation_report(args.report, A_est, S_est, A_true, S_true, X=truth.X,
                                          energies=truth.energies, noise=noise, method=method,

@@ -1,10 +1,10 @@
 """``semiblind reproduce NAME [--quick] [--out DIR] [--seed S] [--data PATH]`` and ``--list``.
 
-Runs one of the papers' experiments (:mod:`semiblind.experiments.lpalm_paper`) and prints its "ours vs
-paper" table; the Markdown and JSON tables and the PNG figures go to ``--out`` (default
-``semiblind-reproduce/NAME/``). ``--quick`` reduces the sizes so that a target runs in about ten minutes on
-two cores (the output lists what was reduced). A hidden ``--smoke`` flag selects tiny sizes that run in
-seconds; it exists for the test suite only.
+Runs one of the papers' experiments (the ``TARGETS`` of every module of :mod:`semiblind.experiments`,
+gathered by :func:`semiblind.experiments.targets`) and prints its "ours vs paper" table; the Markdown and JSON
+tables and the PNG figures go to ``--out`` (default ``semiblind-reproduce/NAME/``). ``--quick`` reduces the sizes
+so that a target runs in about ten minutes on two cores (the output lists what was reduced). A hidden
+``--smoke`` flag selects tiny sizes that run in seconds; it exists for the test suite only.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .__init__ import UsageError
+from ._common import UsageError
 
 
 def _targets() -> dict[str, Any]:
-    from ..experiments.lpalm_paper import TARGETS
+    from ..experiments import targets
 
-    return TARGETS
+    return targets()
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
