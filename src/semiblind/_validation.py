@@ -289,6 +289,9 @@ RANDOM_STATE = Predicate(
 )
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], owner: str) -> None:
     """Check every parameter against its list of accepted constraints (any one may match).
 
@@ -305,6 +308,12 @@ def validate_params(params: Mapping[str, Any], constraints: Mapping[str, list], 
     for key, value in params.items():
         cons = constraints[key]
         if any(c.is_satisfied_by(value) for c in cons):
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) > _INT64_MAX:
+                # torch counters are int64: a larger count cannot even be stored (issue #16)
+                raise InvalidParameterError(
+                    f"The {key!r} parameter of {owner} must be an int of magnitude at most 2**63 - 1 "
+                    f"({_INT64_MAX}); got {value!r} instead."
+                )
             continue
         if len(cons) == 1:
             expect = str(cons[0])
@@ -342,6 +351,9 @@ def check_initial_mixing(
     if not isinstance(A0, (np.ndarray, torch.Tensor)):
         raise ValueError(f"{name} must be an array ({n_channels}, {n_sources}) (channels, sources); got "
                          f"{type(A0).__name__}.")
+    if (A0.is_complex() if isinstance(A0, torch.Tensor) else np.iscomplexobj(A0)):
+        raise TypeError(f"{name} must hold real numbers; got complex values (semiblind never drops an imaginary "
+                        "part silently).")
     shape = tuple(int(s) for s in A0.shape)
     ok = (len(shape) == 2 and shape == (n_channels, n_sources)) or (
         len(shape) == 3 and shape[1:] == (n_channels, n_sources) and shape[0] in (1, batch))

@@ -93,7 +93,8 @@ def explain(exc: BaseException) -> tuple[int, str]:
         if "CUDA" in text:
             return 2, f"the device asked for cannot be used ({text}); use device='cpu' (--set device=cpu)."
         return 2, f"torch refused this input ({text})."
-    if isinstance(exc, RuntimeError) and _from_torch(exc):
+    if isinstance(exc, RuntimeError) and (_from_torch(exc) or type(exc) is RuntimeError):
+        # torch's C++ errors arrive as plain RuntimeError without a Python frame of their own
         return 2, f"torch could not process this input ({_one_line(str(exc))[:300]})."
     return 1, (f"internal error, please report ({type(exc).__name__}: {_one_line(str(exc))[:300]}); set "
                "SEMIBLIND_DEBUG=1 to see the traceback.")

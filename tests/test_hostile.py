@@ -1,0 +1,385 @@
+"""Hostile input (issue #16): no traceback, no silent NaN, no allocation the data do not justify, no lost result.
+
+Each class of the issue has a test here or a kind in ``tests/_bad_input_cases.py`` (run by
+``tests/cli/test_bad_input.py`` and ``tests/api/test_bad_input_api.py``). Command-line cases run the real entry
+point :func:`semiblind.cli.main` (the console script's ``main``) in-process, and a few run ``python -m semiblind``
+in a subprocess (signals, the real exit path). Every command-line case asserts the exit code, exactly one line
+on stderr, no ``Traceback``, and the folder left exactly as it was (no partial or temporary file).
+
+Big-allocation cases must be refused before allocating: they run under a small memory budget
+(``SEMIBLIND_MEMORY_BUDGET``/:func:`semiblind._budget.memory_budget_limit`) and take milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _bad_input_cases import dataset, good_arrays, listing, model_dir, multi_dataset, write_npz
+from semiblind import _budget
+from semiblind._backend import resolve_device
+from semiblind._files import atomic_path, check_output_path
+from semiblind.cli import explain, main
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _cli(argv: list[str], capsys, folder: Path | None = None, *, code: int = 2) -> str:
+    """Run ``semiblind ARGV`` in-process; assert exit ``code``, one stderr line, no traceback, nothing left
+    behind in ``folder``; return the error line."""
+    before = listing(folder) if folder is not None else None
+    capsys.readouterr()
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse
+        rc = int(exc.code)
+    out, err = capsys.readouterr()
+    assert rc == code, err
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = err.rstrip("\n").split("\n")
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"semiblind {argv[0]}: error: "), lines[0]
+    if folder is not None:
+        assert listing(folder) == before
+    return lines[0]
+
+
+def _events_file(path: Path, x, y, energy_ev) -> Path:
+    from astropy.io import fits
+
+    cols = [fits.Column(name="x", format="E", array=np.asarray(x, np.float32)),
+            fits.Column(name="y", format="E", array=np.asarray(y, np.float32)),
+            fits.Column(name="energy", format="E", array=np.asarray(energy_ev, np.float32))]
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="EVENTS")]).writeto(path)
+    return path
+
+
+def _stray_event(folder: Path) -> Path:
+    """100 events in a 10 × 10 field and one stray event at x = y = 10⁶."""
+    rng = np.random.default_rng(0)
+    x = np.append(rng.uniform(0, 10, 100), 1e6)
+    y = np.append(rng.uniform(0, 10, 100), 1e6)
+    return _events_file(folder / "stray.evt", x, y, np.append(rng.uniform(600, 6000, 100), 1000.0))
+
+
+@pytest.fixture
+def small_budget():
+    """A 64 MiB budget: every refused allocation below is far larger, every accepted one far smaller."""
+    with _budget.memory_budget_limit("64MiB") as b:
+        yield b
+
+
+# ------------------------------------------------------------------------------------------------ the budget
+
+
+def test_budget_sources_and_message(monkeypatch):
+    monkeypatch.delenv(_budget.ENV_VAR, raising=False)
+    default = _budget.memory_budget()
+    assert 0 < default <= _budget.available_memory()
+    monkeypatch.setenv(_budget.ENV_VAR, "512MiB")
+    assert _budget.memory_budget() == 512 * 2**20
+    monkeypatch.setenv(_budget.ENV_VAR, "0.25")
+    assert abs(_budget.memory_budget() - 0.25 * _budget.available_memory()) < 0.01 * _budget.available_memory()
+    with _budget.memory_budget_limit(10**6):
+        assert _budget.memory_budget() == 10**6
+    monkeypatch.setenv(_budget.ENV_VAR, "lots")
+    with pytest.raises(ValueError, match=r"^SEMIBLIND_MEMORY_BUDGET must be a number of bytes"):
+        _budget.memory_budget()
+    need = _budget.nbytes_of((65, 4096, 4096, 64), np.float64)
+    assert _budget.format_bytes(need) == "520 GiB"
+    with pytest.raises(ValueError) as info:
+        _budget.check_allocation(need, "X in 'x.npz'", budget="24GiB")
+    msg = str(info.value)
+    assert msg.startswith("X in 'x.npz' would need 520 GiB; this machine has ") and "budget is 24 GiB" in msg
+    assert "\n" not in msg and msg.endswith(".")
+    _budget.check_allocation(10**6, "a small array", budget="24GiB")  # under budget: silent
+
+
+# ------------------------------------------------------------------------------------------------ class 12: events
+
+
+def test_stray_event_refused_before_allocating(tmp_path, small_budget, capsys):
+    import semiblind.io
+
+    path = _stray_event(tmp_path)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^the event cube of '.*stray\.evt' \(64 channels × 1000001 × 1000001 "
+                                         r"pixels.* would need 931 TiB; this machine has "):
+        semiblind.io.load_input(path)
+    line = _cli(["info", str(path)], capsys, tmp_path)
+    assert "would need 931 TiB" in line
+    line = _cli(["separate", str(path), "--method", "palm", "--n-sources", "2", "--out",
+                 str(tmp_path / "out.npz")], capsys, tmp_path)
+    assert "would need 931 TiB" in line
+    with pytest.raises(ValueError, match=r"^the event cube .* \(64 channels × 10000000 × 10000000 pixels"):
+        semiblind.io.bin_events(path, region=(0, 1e7, 0, 1e7))
+    with pytest.raises(ValueError, match=r"would need"):
+        semiblind.io.bin_events(path, n_channels=10**7)
+    assert time.perf_counter() - t0 < 20  # refused, not attempted
+    # the same file binned over the region that holds the data is fine
+    cube = semiblind.io.bin_events(path, region=(0, 10, 0, 10))
+    assert cube.X.shape == (64, 10, 10) and cube.X.sum() == 100
+
+
+# ------------------------------------------------------------------------------------------------ FITS
+
+
+def test_fits_gz_declaring_terabytes_is_refused(tmp_path, small_budget, capsys):
+    import gzip
+
+    from astropy.io import fits
+
+    import semiblind.io
+
+    h = fits.Header()
+    h["SIMPLE"], h["BITPIX"], h["NAXIS"] = True, -64, 3
+    h["NAXIS1"], h["NAXIS2"], h["NAXIS3"] = 40000, 40000, 1000
+    p = tmp_path / "huge.fits.gz"
+    p.write_bytes(gzip.compress(h.tostring().encode() + b"\0" * 2880 * 4))
+    with pytest.raises(ValueError, match=r"^INPUT '.*huge\.fits\.gz' \(its headers declare 11\.6 TiB of data\) "
+                                         r"would need 23\.3 TiB; "):
+        semiblind.io.load_input(p)
+    assert "would need 23.3 TiB" in _cli(["info", str(p)], capsys, tmp_path)
+
+
+def test_fits_stokes_axis_and_file_dtype(tmp_path):
+    """NAXIS = 4 with a length-1 Stokes axis: the spectral CTYPE is the energy axis', BITPIX -32 stays float32."""
+    from astropy.io import fits
+
+    import semiblind.io
+
+    data = np.random.default_rng(0).random((1, 8, 6, 5)).astype(np.float32)
+    hdu = fits.PrimaryHDU(data)
+    hdr = hdu.header
+    hdr["CTYPE1"], hdr["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    hdr["CTYPE3"], hdr["CUNIT3"], hdr["CRVAL3"], hdr["CDELT3"], hdr["CRPIX3"] = "ENER", "keV", 1.0, 0.1, 1.0
+    hdr["CTYPE4"], hdr["CRVAL4"], hdr["CDELT4"], hdr["CRPIX4"] = "STOKES", 1.0, 1.0, 1.0
+    p = tmp_path / "stokes.fits"
+    hdu.writeto(p)
+    cube = semiblind.io.load_input(p)
+    assert cube.X.shape == (8, 6, 5)
+    assert cube.meta["spectral_ctype"] == "ENER"
+    assert cube.X.dtype == np.float32 and cube.meta["file_dtype"] == "float32 (BITPIX -32)"
+    np.testing.assert_array_equal(cube.X, data[0])
+    np.testing.assert_allclose(cube.energies, 1.0 + 0.1 * np.arange(8), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ class 5: devices
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps", "bogus", 3, -1])
+def test_unusable_device_is_one_sentence(device):
+    usable = {"cuda": torch.cuda.is_available(), "cuda:7": torch.cuda.device_count() > 7,
+              "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(),
+              3: torch.cuda.device_count() > 3}
+    if usable.get(device, False):
+        pytest.skip(f"{device} is usable on this machine")
+    with pytest.raises(ValueError) as info:
+        resolve_device(device)
+    msg = str(info.value)
+    assert msg.startswith("device ") and "\n" not in msg and msg.endswith("."), msg
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_cpu_only_torch_api_and_cli(tmp_path, capsys):
+    import semiblind
+
+    X, _, _ = good_arrays()
+    with pytest.raises(ValueError, match=r"^device 'cuda' needs a (torch built with CUDA|CUDA GPU)"):
+        semiblind.separate(X, 2, method="palm", max_iter=5, device="cuda")
+    inp = dataset(tmp_path)
+    line = _cli(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "device=cuda",
+                 "--out", str(tmp_path / "out.npz")], capsys, tmp_path)
+    assert "device 'cuda' needs a" in line
+    line = _cli(["separate", str(inp), "--method", "hals", "--n-sources", "2", "--set", "device=mps",
+                 "--out", str(tmp_path / "out.npz")], capsys, tmp_path)
+    assert "device 'mps' needs Apple's MPS backend" in line
+
+
+# ------------------------------------------------------------------------------------------------ the top level
+
+
+def _raise(exc: BaseException):
+    def run(args):
+        raise exc
+    return run
+
+
+def _torch_linalg_error() -> BaseException:
+    try:
+        torch.linalg.cholesky(-torch.eye(2))
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("cholesky of a negative matrix must fail")
+
+
+def _torch_runtime_error() -> BaseException:
+    try:
+        torch.ones(2, 3) @ torch.ones(2, 3)
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("mismatched matmul must fail")
+
+
+def _torch_assertion_error() -> BaseException:
+    if torch.cuda.is_available():
+        return AssertionError("Torch not compiled with CUDA enabled")  # what a CPU-only build raises
+    try:
+        torch.cuda.current_device()
+    except AssertionError as exc:
+        return exc
+    except RuntimeError as exc:
+        return AssertionError(str(exc))
+    raise AssertionError("unreachable on a machine without CUDA")
+
+
+@pytest.mark.parametrize("make, code, pattern", [
+    (lambda: ValueError("lam must be positive; got -1."), 2, r"^lam must be positive; got -1\.$"),
+    (lambda: KeyError("epoch"), 2, r"^missing field 'epoch'$"),
+    (lambda: MemoryError("Unable to allocate 520. GiB"), 2, r"^not enough memory for this input"),
+    (lambda: OverflowError("Python int too large to convert to C long"), 2, r"^a number is too large"),
+    (_torch_linalg_error, 2, r"^the linear algebra failed on this data \(.*\); the data are probably badly scaled"),
+    (_torch_runtime_error, 2, r"^torch could not process this input \("),
+    (_torch_assertion_error, 2, r"^the device asked for cannot be used|^torch refused this input"),
+    (lambda: AttributeError("'int' object has no attribute 'strip'"), 1,
+     r"^internal error, please report \(AttributeError: 'int' object has no attribute 'strip'\); set "
+     r"SEMIBLIND_DEBUG=1"),
+    (lambda: ZeroDivisionError("division by zero"), 1, r"^internal error, please report \(ZeroDivisionError"),
+])
+def test_every_exception_becomes_one_line(make, code, pattern, monkeypatch, capsys, tmp_path):
+    import semiblind.cli._info as info_verb
+
+    exc = make()
+    got_code, msg = explain(exc)
+    assert got_code == code and re.search(pattern, msg), msg
+    assert "\n" not in msg
+    monkeypatch.setattr(info_verb, "run", _raise(exc))
+    line = _cli(["info", str(tmp_path)], capsys, tmp_path, code=code)
+    assert re.search(pattern, line.split("error: ", 1)[1]), line
+
+
+# ------------------------------------------------------------------------------------------------ class 15 and files
+
+
+def test_destination_created_by_another_process_is_never_replaced(tmp_path):
+    target = tmp_path / "out.fits"
+    with pytest.raises(FileExistsError, match=r"^out '.*out\.fits' was created by another process while this one "
+                                              r"was running; this result was not written"):
+        with atomic_path(target, overwrite=False) as tmp:
+            tmp.write_bytes(b"mine")
+            target.write_bytes(b"the other run's result")  # the other run finishes first
+    assert target.read_bytes() == b"the other run's result"
+    assert [q.name for q in tmp_path.iterdir()] == ["out.fits"]
+    with atomic_path(target, overwrite=True) as tmp:  # with overwrite the newer result wins, atomically
+        tmp.write_bytes(b"mine")
+    assert target.read_bytes() == b"mine"
+
+
+def test_concurrent_separate_to_one_fits_loses_nothing(tmp_path, monkeypatch, capsys):
+    """Two ``separate`` runs with the same FITS ``--out``: the other run's file appears while this one is
+    writing; this one fails with a sentence and the other's result is intact."""
+    import semiblind.io.fits as fits_io
+
+    inp = dataset(tmp_path)
+    out = tmp_path / "out.fits"
+    real = fits_io.save_fits_result
+
+    def slow_write(tmp, *args, **kw):
+        real(tmp, *args, **kw)
+        out.write_bytes(b"SIMPLE  = T / the other run")  # the other run renamed its result meanwhile
+
+    monkeypatch.setattr(fits_io, "save_fits_result", slow_write)
+    capsys.readouterr()
+    rc = main(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "max_iter=5", "--out",
+               str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and len(err.strip().split("\n")) == 1
+    assert re.search(r"out '.*out\.fits' was created by another process while this one was running", err), err
+    assert out.read_bytes() == b"SIMPLE  = T / the other run"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["data.npz", "out.fits"]
+
+
+def test_two_real_processes_one_destination(tmp_path):
+    """The real race: two ``python -m semiblind separate`` started together on one FITS ``--out``; never both
+    succeed (one result would be lost), and whoever fails says why in one line."""
+    inp = dataset(tmp_path)
+    out = tmp_path / "out.fits"
+    cmd = [sys.executable, "-m", "semiblind", "separate", str(inp), "--method", "palm", "--n-sources", "2",
+           "--set", "max_iter=200", "--set", "tol=0", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(r[0] for r in results)
+    assert codes == [0, 2], results
+    loser = next(r for r in results if r[0] == 2)
+    assert "Traceback" not in loser[2] and len(loser[2].strip().split("\n")) == 1
+    assert re.search(r"out '.*out\.fits' (already exists|was created by another process)", loser[2]), loser[2]
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["data.npz", "out.fits"]
+
+
+def test_dangling_symlink_out_needs_overwrite(tmp_path, capsys):
+    inp = dataset(tmp_path)
+    link = tmp_path / "out.npz"
+    link.symlink_to(tmp_path / "nowhere.npz")
+    with pytest.raises(FileExistsError, match=r"^out '.*out\.npz' is a symbolic link; pass overwrite=True"):
+        check_output_path(link, overwrite=False)
+    line = _cli(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "max_iter=5", "--out",
+                 str(link)], capsys, tmp_path)
+    assert re.search(r"--out '.*out\.npz' is a symbolic link; pass overwrite=True \(--overwrite\)", line)
+    assert link.is_symlink() and not link.exists()
+
+
+def test_out_equal_to_input_is_refused_even_with_overwrite(tmp_path, capsys):
+    inp = dataset(tmp_path)
+    with pytest.raises(ValueError, match=r"^out '.*data\.npz' is the input file"):
+        check_output_path(inp, overwrite=True, inputs=[inp])
+    line = _cli(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "max_iter=5", "--out",
+                 str(inp), "--overwrite"], capsys, tmp_path)
+    assert re.search(r"--out '.*data\.npz' is the input file", line)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_out_folder_is_reported_before_computing(tmp_path, capsys):
+    inp = dataset(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        t0 = time.perf_counter()
+        line = _cli(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "max_iter=100000",
+                     "--set", "tol=0", "--out", str(ro / "out.npz")], capsys, tmp_path)
+        assert time.perf_counter() - t0 < 30
+        assert re.search(r"--out '.*ro/out\.npz' cannot be written: its folder '.*ro' is not writable\.$", line)
+        assert ".part" not in line
+    finally:
+        ro.chmod(0o755)
+
+
+def test_unwritable_folder_message_names_the_target_not_the_temp_file(tmp_path, monkeypatch):
+    """Also as root (who may write anywhere): the temporary file cannot be created → the sentence names the
+    destination and its folder, never the hidden ``.part`` name."""
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.npz.abc.part.npz"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as info:
+        with atomic_path(tmp_path / "out.npz"):
+            pass
+    assert re.fullmatch(r"out '.*out\.npz' cannot be written: its folder '.*' is not writable\.", str(info.value))
