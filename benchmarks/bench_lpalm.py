@@ -38,7 +38,7 @@ def _model(m: int = 65, n: int = 4, layers: int = 25, seed: int = 0) -> LPALM:
     A = np.abs(rng.standard_normal((m, n)))
     A /= np.linalg.norm(A, axis=0)
     S = rng.standard_normal((n, 500)) * (rng.random((n, 500)) < 0.1)
-    return LPALM(m=m, n=n, layers=layers, init=(A, S)).eval()
+    return LPALM(n_channels=m, n_sources=n, layers=layers, init_pair=(A, S)).eval()
 
 
 def _best(fn, repeats: int) -> float:

@@ -162,7 +162,7 @@ def model_dir(folder: Path, *, m: int = M, n: int = N, name: str = "model") -> P
     from semiblind.unrolled.lpalm import LPALM
 
     rng = np.random.default_rng(2)
-    net = LPALM(m=m, n=n, layers=2, init=(rng.random((m, n)) + 0.1, rng.random((n, T))))
+    net = LPALM(n_channels=m, n_sources=n, layers=2, init_pair=(rng.random((m, n)) + 0.1, rng.random((n, T))))
     return save_model(net, folder / name)
 
 

@@ -45,7 +45,7 @@ def test_roundtrip_and_config(saved):
     Xt = torch.as_tensor(X, dtype=torch.float32)
     assert torch.equal(model(Xt)[1], loaded(Xt)[1])
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["architecture"] == {"class": "LPALM", "layers": 3, "m": 8, "n": 2, "tied": False,
+    assert cfg["architecture"] == {"class": "LPALM", "layers": 3, "n_channels": 8, "n_sources": 2, "tied": False,
                                    "threshold": "per-source", "s_update": "lista-cp", "wavelet": False,
                                    "n_scales": 3}
     dc = cfg["data_contract"]
@@ -96,7 +96,7 @@ def test_errors(saved, tmp_path):
 
 def test_weights_not_matching_config(tmp_path, saved):
     model, d, _ = saved
-    other = LISTACP(m=8, n=2, layers=3)
+    other = LISTACP(n_channels=8, n_sources=2, layers=3)
     save_model(other, tmp_path / "other")
     (d / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
     with pytest.raises(ValueError, match="does not match its config.json"):

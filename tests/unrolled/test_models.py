@@ -10,6 +10,7 @@ import torch
 
 from semiblind._backend import spectral_norm_sq
 from semiblind.solvers.iterates import gradient_step_a, sparse_step_s
+from semiblind.solvers.palm import palm
 from semiblind.unrolled import ISTALLT, LISTA, LISTACP, LPALM
 
 
@@ -34,7 +35,8 @@ def _proj(A: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_shapes_and_layers(rng, cls, dtype):
     X, A, S = _problem(rng)
-    net = cls(m=8, n=3, layers=4, init=(A[0], S[0]), dtype=dtype)
+    start = {"init_pair": (A[0], S[0])} if cls is LPALM else {"A_ref": A[0]}
+    net = cls(n_channels=8, n_sources=3, layers=4, dtype=dtype, **start)
     Xt = torch.as_tensor(X)
     A_est, S_est = net(Xt)
     assert A_est.shape == (3, 8, 3) and S_est.shape == (3, 3, 40)
@@ -47,7 +49,7 @@ def test_shapes_and_layers(rng, cls, dtype):
 
 def test_batch_equals_single_samples(rng):
     X, A, S = _problem(rng, B=4)
-    net = LPALM(m=8, n=3, layers=5, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=5, init_pair=(A[0], S[0]), dtype="float64")
     Xt = torch.as_tensor(X)
     A_b, S_b = net(Xt)
     for i in range(4):
@@ -58,7 +60,7 @@ def test_batch_equals_single_samples(rng):
 
 def test_paper_initialisation(rng):
     X, A, S = _problem(rng)
-    net = LPALM(m=8, n=3, layers=3, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=3, init_pair=(A[0], S[0]), dtype="float64")
     L_S = np.linalg.eigvalsh(A[0].T @ A[0]).max()
     L_A = np.linalg.eigvalsh(S[0] @ S[0].T).max()
     np.testing.assert_allclose(net.W.detach().numpy(), np.broadcast_to(A[0] / L_S, (3, 8, 3)), rtol=1e-12)
@@ -75,7 +77,7 @@ def test_lpalm_two_layers_match_hand_computation(rng):
     W = rng.standard_normal((K, m, n)) * 0.1
     theta = np.array([0.01, 0.02])
     L_A = np.array([3.0, 5.0])
-    net = LPALM(m=m, n=n, layers=K, dtype="float64")
+    net = LPALM(n_channels=m, n_sources=n, layers=K, dtype="float64")
     with torch.no_grad():
         net.W.copy_(torch.as_tensor(W))
         net.theta.copy_(torch.as_tensor(theta))
@@ -110,7 +112,7 @@ def test_lpalm_with_palm_parameters_is_palm(rng):
         Ws.append(W)
         thetas.append(th)
         LAs.append(L_A)
-    net = LPALM(m=m, n=n, layers=K, dtype="float64")
+    net = LPALM(n_channels=m, n_sources=n, layers=K, dtype="float64")
     with torch.no_grad():
         net.W.copy_(torch.stack(Ws))
         net.theta.copy_(torch.stack(thetas))
@@ -125,18 +127,17 @@ def test_lpalm_with_palm_parameters_is_palm(rng):
 
 def test_lpalm_equals_classical_palm_solver(rng):
     """Against semiblind.solvers.palm: PALM's per-iteration (W, θ, L_A) plugged into LPALM give its output."""
-    palm_mod = pytest.importorskip("semiblind.solvers.palm")
     X, A_true, _ = _problem(rng, B=1)
     K, lam = 5, 0.01
     A0 = A_true[0] + 0.1 * rng.random(A_true[0].shape)
     A0 /= np.linalg.norm(A0, axis=0)
-    ref = palm_mod.palm(X, 3, lam, A0=A0, S0=np.zeros((3, 40)), max_iter=K, tol=0.0, dtype="float64",
+    ref = palm(X, 3, lam, A0=A0, S0=np.zeros((3, 40)), max_iter=K, tol=0.0, dtype="float64",
                         record_history=False)
     # Re-run the same iterations by hand to record the parameters, then feed them to LPALM started at A0.
     Xt = torch.as_tensor(X)
     A = torch.as_tensor(A0)[None].clone()
     S = torch.zeros((1, 3, 40), dtype=torch.float64)
-    net = LPALM(m=8, n=3, layers=K, dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=K, dtype="float64")
     Ws, ths, LAs = [], [], []
     for _ in range(K):
         L_S = spectral_norm_sq(A)[0]
@@ -149,9 +150,7 @@ def test_lpalm_equals_classical_palm_solver(rng):
         net.W.copy_(torch.stack(Ws))
         net.theta.copy_(torch.stack(ths))
         net.L_A.copy_(torch.stack(LAs))
-    net.initial_estimates = lambda X_: (torch.as_tensor(A0)[None].clone(), torch.zeros((1, 3, 40),
-                                                                                      dtype=torch.float64))
-    A_net, S_net = net(Xt)
+    A_net, S_net = net(Xt, A0=torch.as_tensor(A0))
     np.testing.assert_allclose(S_net.detach().numpy(), np.asarray(ref.S), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(A_net.detach().numpy(), np.asarray(ref.A), rtol=1e-9, atol=1e-12)
 
@@ -165,7 +164,7 @@ def test_lista_cp_with_ista_parameters_is_ista_and_lista_matches(rng):
     for _ in range(K):
         S_h = _st(S_h - (A_ref / L).T @ (A_ref @ S_h - X), lam / L)
     for cls in (LISTACP, LISTA, ISTALLT):
-        net = cls(m=8, n=3, layers=K, init=A_ref, dtype="float64")
+        net = cls(n_channels=8, n_sources=3, layers=K, A_ref=A_ref, dtype="float64")
         with torch.no_grad():
             net.theta.fill_(lam / L)
         A_used, S_est = net(torch.as_tensor(X))
@@ -175,7 +174,7 @@ def test_lista_cp_with_ista_parameters_is_ista_and_lista_matches(rng):
 
 def test_sparse_coder_uses_given_mixing(rng):
     X, A, _ = _problem(rng, B=2)
-    net = LISTACP(m=8, n=3, layers=3, init=A.mean(axis=0), dtype="float64")
+    net = LISTACP(n_channels=8, n_sources=3, layers=3, A_ref=A.mean(axis=0), dtype="float64")
     A_used, S1 = net(torch.as_tensor(X), A=torch.as_tensor(A))
     _, S2 = net(torch.as_tensor(X))
     assert torch.equal(A_used, torch.as_tensor(A)) and not torch.allclose(S1, S2)
@@ -185,7 +184,8 @@ def test_sparse_coder_uses_given_mixing(rng):
 
 def test_per_source_threshold_and_tied(rng):
     X, A, S = _problem(rng)
-    net = LPALM(m=8, n=3, layers=3, threshold="per-source", tied=True, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=3, threshold="per-source", tied=True, init_pair=(A[0], S[0]),
+                dtype="float64")
     assert net.theta.shape == (1, 3) and net.W.shape == (1, 8, 3)
     with torch.no_grad():
         net.theta[0, 1] = 1e6  # source 1 is thresholded away in every layer
@@ -195,8 +195,8 @@ def test_per_source_threshold_and_tied(rng):
 
 def test_theta_is_kept_nonnegative(rng):
     X, A, S = _problem(rng)
-    net = LPALM(m=8, n=3, layers=2, init=(A[0], S[0]), dtype="float64")
-    ref = LPALM(m=8, n=3, layers=2, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=2, init_pair=(A[0], S[0]), dtype="float64")
+    ref = LPALM(n_channels=8, n_sources=3, layers=2, init_pair=(A[0], S[0]), dtype="float64")
     with torch.no_grad():
         net.theta.fill_(-0.5)
         ref.theta.fill_(0.0)
@@ -211,7 +211,7 @@ def test_theta_is_kept_nonnegative(rng):
 @pytest.mark.parametrize("image", [False, True])
 def test_wavelet_mode(rng, image):
     X, A, S = _problem(rng, B=2, t=64)
-    net = LPALM(m=8, n=3, layers=3, wavelet=True, n_scales=2, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=3, wavelet=True, n_scales=2, init_pair=(A[0], S[0]), dtype="float64")
     shape = (8, 8) if image else None
     A_est, S_est, As, Ss = net(torch.as_tensor(X), return_layers=True, image_shape=shape)
     assert A_est.shape == (2, 8, 3) and S_est.shape == (2, 3, 64) and len(Ss) == 3
@@ -226,17 +226,17 @@ def test_wavelet_mode(rng, image):
 
 def test_bad_inputs(rng):
     X, A, S = _problem(rng)
-    net = LPALM(m=8, n=3, layers=2, init=(A[0], S[0]))
+    net = LPALM(n_channels=8, n_sources=3, layers=2, init_pair=(A[0], S[0]))
     with pytest.raises(ValueError, match="7 channels.*8 channels"):
         net(torch.zeros(2, 7, 10))
     with pytest.raises(ValueError, match="3-D tensor"):
         net(torch.zeros(8, 10))
     with pytest.raises(ValueError, match="threshold"):
-        LPALM(m=8, n=3, threshold="per-pixel")
-    with pytest.raises(ValueError, match="n \\(sources\\) must be at most m"):
-        LPALM(m=3, n=5)
-    with pytest.raises(ValueError, match="init A must have shape"):
-        LPALM(m=8, n=3, init=(A[0].T, S[0]))
+        LPALM(n_channels=8, n_sources=3, threshold="per-pixel")
+    with pytest.raises(ValueError, match="n_sources must be at most n_channels"):
+        LPALM(n_channels=3, n_sources=5)
+    with pytest.raises(ValueError, match="init_pair A must have shape"):
+        LPALM(n_channels=8, n_sources=3, init_pair=(A[0].T, S[0]))
 
 
 def test_lpalm_separator_energy_scaling_is_scale_equivariant():
@@ -266,7 +266,7 @@ def test_lpalm_ista_s_update_is_palm_s_step_by_hand(rng):
     X, _, _ = _problem(rng, B=2)
     K, m, n, lam = 3, 8, 3, 0.05
     L_A = np.array([2.0, 4.0, 3.0])
-    net = LPALM(m=m, n=n, layers=K, s_update="ista", lam=lam, dtype="float64")
+    net = LPALM(n_channels=m, n_sources=n, layers=K, s_update="ista", lam=lam, dtype="float64")
     with torch.no_grad():
         net.L_A.copy_(torch.as_tensor(L_A))
     A_h = np.full((2, m, n), 1 / np.sqrt(m))
@@ -293,7 +293,8 @@ def test_lpalm_ista_s_update_save_load_round_trip(rng, tmp_path):
     from semiblind.training.model_files import load_model, save_model
 
     X, A, S = _problem(rng, B=2)
-    net = LPALM(m=8, n=3, layers=3, s_update="ista", lam=0.03, init=(A[0], S[0]), dtype="float64")
+    net = LPALM(n_channels=8, n_sources=3, layers=3, s_update="ista", lam=0.03, init_pair=(A[0], S[0]),
+                dtype="float64")
     with torch.no_grad():
         net.L_A.mul_(torch.tensor([1.0, 1.5, 2.0], dtype=torch.float64))
     save_model(net, tmp_path / "m")
@@ -306,13 +307,13 @@ def test_lpalm_ista_s_update_save_load_round_trip(rng, tmp_path):
 
 def test_lpalm_ista_s_update_bad_arguments():
     with pytest.raises(ValueError, match="lam must be a finite float >= 0"):
-        LPALM(m=8, n=3, s_update="ista")
+        LPALM(n_channels=8, n_sources=3, s_update="ista")
     with pytest.raises(ValueError, match="lam must be a finite float >= 0"):
-        LPALM(m=8, n=3, s_update="ista", lam=-1.0)
+        LPALM(n_channels=8, n_sources=3, s_update="ista", lam=-1.0)
     with pytest.raises(ValueError, match="threshold must be 'scalar'"):
-        LPALM(m=8, n=3, s_update="ista", lam=0.1, threshold="per-source")
+        LPALM(n_channels=8, n_sources=3, s_update="ista", lam=0.1, threshold="per-source")
     with pytest.raises(ValueError, match="lam must be None"):
-        LPALM(m=8, n=3, s_update="lista-cp", lam=0.1)
+        LPALM(n_channels=8, n_sources=3, s_update="lista-cp", lam=0.1)
 
 
 @pytest.mark.parametrize("s_update, extra", [("ista", {"lam": 0.01}), ("ista-llt", {})])
@@ -320,8 +321,62 @@ def test_ista_type_s_updates_keep_generic_start_symmetric(rng, s_update, extra):
     """From Ã(0) = 1/√m (equal columns), W = Ã/L gives every source the same row and the A-step moves all
     columns alike: the sources stay identical in every layer (why these LPALM variants cannot separate)."""
     X, A, S = _problem(rng, B=2)
-    net = LPALM(m=8, n=3, layers=4, init=(A[0], S[0]), s_update=s_update, dtype="float64", **extra)
+    net = LPALM(n_channels=8, n_sources=3, layers=4, init_pair=(A[0], S[0]), s_update=s_update, dtype="float64",
+                **extra)
     A_est, S_est = net(torch.as_tensor(X))
     assert S_est.abs().sum() > 0
     torch.testing.assert_close(S_est, S_est[:, :1].expand_as(S_est), rtol=0, atol=1e-12)
     torch.testing.assert_close(A_est, A_est[:, :, :1].expand_as(A_est), rtol=0, atol=1e-12)
+
+
+def test_shipped_model_with_legacy_config_loads_and_gives_the_outputs_of_before_the_rename():
+    """lpalm-xray65's config.json says "m", "n" (written before n_channels / n_sources); it must still load and
+    give the numbers it gave before (recorded from the code of before the rename, same input)."""
+    from semiblind.training.model_files import load_model, read_config, shipped_models_dir
+
+    assert "m" in read_config(shipped_models_dir() / "lpalm-xray65")["architecture"]
+    net = load_model("lpalm-xray65")
+    assert (net.n_channels, net.n_sources) == (65, 4) and net.architecture()["n_channels"] == 65
+    X = torch.as_tensor(np.abs(np.random.default_rng(3).standard_normal((2, 65, 300))), dtype=torch.float32)
+    with torch.no_grad():
+        A, S = net(X)
+    A_before = [[-0.116634235, 0.117247023, -0.118762299, -0.120719835],
+                [0.174443483, -0.173101246, 0.172135785, 0.167357191],
+                [0.21709992, -0.217238739, 0.217405707, 0.219925433],
+                [0.165210411, -0.164664611, 0.162504032, 0.165175065],
+                [-0.054734863, 0.055755567, -0.056970295, -0.060502518]]
+    S_before = [[14.632705688, 13.981594086, 6.149867058, 10.969321251],
+                [-4.949692249, -6.030697823, -4.042677879, -5.678469181],
+                [2.491727829, 11.001332283, 9.998535156, 1.871295691],
+                [6.517005444, -0.532029271, 6.516841412, 8.08632946]]
+    np.testing.assert_allclose(A[0, :5].numpy(), A_before, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(S[1, :, :4].numpy(), S_before, rtol=1e-6, atol=1e-6)
+    assert float(A.double().sum()) == pytest.approx(7.831680228700861, rel=1e-6)
+    assert float(S.double().sum()) == pytest.approx(11727.988305047154, rel=1e-6)
+
+
+def test_lpalm_learned_s_updates_are_the_lista_layers(rng):
+    X, A, S = _problem(rng, B=2)
+    Xt = torch.as_tensor(X)
+    A_start = torch.as_tensor(A)
+    S_start = torch.as_tensor(rng.standard_normal((2, 3, 40)))
+    for s_update, cls in (("lista-cp", LISTACP), ("ista-llt", ISTALLT), ("lista", LISTA)):
+        net = LPALM(n_channels=8, n_sources=3, layers=2, s_update=s_update, init_pair=(A[0], S[0]),
+                    dtype="float64")
+        coder = cls(n_channels=8, n_sources=3, layers=2, A_ref=A[0], dtype="float64")
+        torch.testing.assert_close(net.s_step(S_start, A_start, Xt, 1), coder.s_step(S_start, A_start, Xt, 1))
+
+
+def test_lpalm_accepts_a_starting_point_and_ista_update_skips_at_zero_mixing(rng):
+    X, A, S = _problem(rng, B=2)
+    Xt = torch.as_tensor(X)
+    net = LPALM(n_channels=8, n_sources=3, layers=1, init_pair=(A[0], S[0]), dtype="float64")
+    _, _, As, _ = net(Xt, A0=torch.as_tensor(A), return_layers=True)
+    S1 = net.s_step(torch.zeros(2, 3, 40, dtype=torch.float64), torch.as_tensor(A), Xt, 0)
+    torch.testing.assert_close(As[0], net.a_step(torch.as_tensor(A), S1, Xt, 0))
+    with pytest.raises(ValueError, match="A0 must have shape"):
+        net(Xt, A0=torch.zeros(5, 3, dtype=torch.float64))
+    ista_net = LPALM(n_channels=8, n_sources=3, layers=1, s_update="ista", lam=0.1, dtype="float64")
+    S_prev = torch.as_tensor(rng.standard_normal((2, 3, 40)))
+    # Ã = 0: L_S = 0, PALM's one rule skips the step (S kept) instead of dividing by a floor.
+    assert torch.equal(ista_net.s_step(S_prev, torch.zeros(2, 8, 3, dtype=torch.float64), Xt, 0), S_prev)

@@ -5,7 +5,8 @@ contract), and the models shipped inside the package (``semiblind/models/<name>/
 
     {
       "format": "semiblind-model", "format_version": 1,
-      "architecture": {"class": "LPALM", "layers": 25, "m": 65, "n": 4, "tied": false, "threshold": "scalar",
+      "architecture": {"class": "LPALM", "layers": 25, "n_channels": 65, "n_sources": 4, "tied": false,
+                       "threshold": "scalar",
                        "s_update": "lista-cp", "wavelet": false, "n_scales": 3},
       "data_contract": {"channels": 65, "n_sources": 4, "energy_grid": {...} or "name" or null,
                         "preprocessing": {"normalisation": "none", "wavelet": "none"}},
@@ -38,7 +39,7 @@ from .._files import atomic_path, atomic_write_text
 from .._json import dumps as json_dumps
 from .._version import __version__
 from ..grid import EnergyGrid
-from ..unrolled.base import UnrolledNet
+from ..unrolled.base import UnrolledNet, modern_architecture
 
 FORMAT = "semiblind-model"
 FORMAT_VERSION = 1
@@ -177,8 +178,8 @@ def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...]
     table = shipped_models()
     fits = []
     for name, cfg in table.items():
-        arch = cfg.get("architecture", {})
-        if arch.get("class") in classes and arch.get("m") == m and (n is None or arch.get("n") == n):
+        arch = modern_architecture(cfg.get("architecture", {}))
+        if arch.get("class") in classes and arch.get("n_channels") == m and (n is None or arch.get("n_sources") == n):
             fits.append(name)
     if fits and energies is not None:
         for name in fits:
@@ -191,7 +192,8 @@ def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...]
     if fits:
         return fits[0]
     desc = ", ".join(
-        f"{k} ({c.get('architecture', {}).get('m')} channels, {c.get('architecture', {}).get('n')} sources)"
+        f"{k} ({modern_architecture(c.get('architecture', {})).get('n_channels')} channels, "
+        f"{modern_architecture(c.get('architecture', {})).get('n_sources')} sources)"
         for k, c in table.items()
     ) or "none"
     want = f"{m} channels" + (f" and {n} sources" if n is not None else "")
@@ -259,7 +261,12 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
             f"architecture.class in {str(cfg_path)!r} must be one of {', '.join(classes)}; got "
             f"{arch.get('class')!r}."
         )
-    for key in ("layers", "m", "n"):
+    if issubclass(classes[arch["class"]], UnrolledNet):  # files written before the rename say m, n
+        arch = modern_architecture(arch)  # validated under the new names; the dict itself is left as written
+        keys: tuple[str, ...] = ("layers", "n_channels", "n_sources")
+    else:
+        keys = ("layers", "m", "n")
+    for key in keys:
         if not isinstance(arch.get(key), int) or isinstance(arch.get(key), bool) or arch[key] < 1:
             raise ValueError(
                 f"architecture.{key} in {str(cfg_path)!r} must be a positive int; got {arch.get(key)!r}."
@@ -271,6 +278,8 @@ def model_from_config(cfg: dict[str, Any], *, dtype: Any = None) -> UnrolledNet:
     """Build an (uninitialised) network from a ``config.json`` dictionary."""
     arch = dict(cfg["architecture"])
     cls = network_classes()[arch.pop("class")]
+    if issubclass(cls, UnrolledNet):
+        arch = modern_architecture(arch)  # legacy "m", "n" → "n_channels", "n_sources"
     try:
         model = cls(**arch, dtype=dtype)
     except TypeError as exc:

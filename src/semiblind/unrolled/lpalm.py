@@ -1,45 +1,41 @@
-"""LPALM: PALM unrolled for sparse semi-blind source separation (Fahes, Kervazo, Bobin & Tupin, "Unrolling
-PALM for
-sparse semi-blind source separation", ICLR 2022, eq. 8 and Appendix A), and its ``"lpalm"`` separator.
+"""LPALM: PALM unrolled for sparse semi-blind source separation (Fahes, Kervazo, Bobin & Tupin, "Unrolling PALM
+for sparse semi-blind source separation", ICLR 2022, eq. 8 and Appendix A), as a torch module (its ``"lpalm"``
+separator lives in :mod:`semiblind.estimators`).
 
-From ``Ã(0) = 1/√m`` (every entry) and ``S̃(0) = 0``, layer ``k = 0 … K−1`` computes
+From ``Ã(0) = 1/√m`` (every entry; or a given ``A0``) and ``S̃(0) = 0``, layer ``k = 0 … K−1`` computes
 
-    S̃(k+1) = ST_θ(k)( S̃(k) − W(k)ᵀ (Ã(k) S̃(k) − X) )                         (LISTA-CP-type S-update)
-    Ã(k+1) = Π_{‖·‖₂≤1}( Ã(k) − (1/L_A(k)) (Ã(k) S̃(k+1) − X) S̃(k+1)ᵀ )       (PALM's A-update, with the new
-    S)
+    S̃(k+1) = ST_θ(k)( S̃(k) − W(k)ᵀ (Ã(k) S̃(k) − X) )                    (LISTA-CP-type S-update)
+    Ã(k+1) = Π_{‖·‖₂≤1}( Ã(k) − (1/L_A(k)) (Ã(k) S̃(k+1) − X) S̃(k+1)ᵀ )  (PALM's A-update, with the new S)
 
 with trainable ``θ(k) ≥ 0`` (one scalar per layer as in the paper, or one per source), ``W(k) ∈ R^{m×n}`` and
 ``L_A(k) > 0``. The two lines are :func:`semiblind.solvers.iterates.sparse_step_s` and
 :func:`semiblind.solvers.iterates.gradient_step_a`, the functions PALM itself calls with ``W = A/L_S``,
-``θ = λ/L_S`` and ``L_A = ‖SSᵀ‖₂``. Both are evaluated in Gram form (``WᵀX``, ``(WᵀA)S``, ``XSᵀ``,
-``A(SSᵀ)``), so a
-layer reads X twice; the whole batch is processed at once (a Python loop runs over layers only).
+``θ = λ/L_S`` and ``L_A = ‖SSᵀ‖₂``. Both are evaluated in Gram form (``WᵀX``, ``(WᵀA)S``, ``XSᵀ``, ``A(SSᵀ)``),
+so a layer reads X twice; the whole batch is processed at once (the layer loop is
+:func:`semiblind.solvers.driver.unroll`).
 
-Initialisation (paper App. A) from one training pair ``(A, S)``: ``L_S = λ_max(AᵀA)``, ``θ(k) = α/L_S`` with
-``α = 1e-5``, ``W(k) = A/L_S``, ``L_A(k) = λ_max(SSᵀ)``.
+Initialisation (paper App. A) from one training pair ``init_pair=(A, S)``: ``L_S = λ_max(AᵀA)``,
+``θ(k) = α/L_S`` with ``α = 1e-5``, ``W(k) = A/L_S``, ``L_A(k) = λ_max(SSᵀ)``.
 
 Constraints: θ is clamped at 0 and L_A at ``L_MIN`` in the forward pass, and the training engine projects the
-stored
-values after every step (see :mod:`semiblind.unrolled.base`).
+stored values after every step (see :mod:`semiblind.unrolled.base`).
 
 Wavelet mode (App. A): X is starlet-transformed (:func:`semiblind.transforms.starlet_forward`, ``n_scales``
-detail
-scales, along the pixels for ``(B, m, t)`` data, in 2-D for images), the network runs on the detail
-coefficients
-with the scales laid side by side as pixels, the coarse scale of S is ``Ã⁺ c_X`` with the final (or layer's)
-Ã,
-and S is the inverse transform (sum of scales).
+detail scales, along the pixels for ``(B, m, t)`` data, in 2-D for images), the network runs on the detail
+coefficients with the scales laid side by side as pixels, the coarse scale of S is ``Ã⁺ c_X`` with the final
+(or layer's) Ã, and S is the inverse transform (sum of scales).
 
 Variants of the S-update (paper App. D) are available through ``s_update``: ``"lista-cp"`` (eq. 8, default),
-``"ista-llt"`` (``W = Ã(k)/L_S(k)`` with a learned ``L_S(k)``), ``"lista"`` (``S ← ST_θ(W1 S + W2 X)``) and
-``"ista"``, PALM's own S-step (paper eq. 6, first line):
+``"ista-llt"`` (``W = Ã(k)/L_S(k)`` with a learned ``L_S(k)``) and ``"lista"`` (``S ← ST_θ(W1 S + W2 X)``) — the
+layers of :mod:`semiblind.unrolled.lista` (LISTA-CP, ISTA-LLT, LISTA), called with LPALM's per-layer
+parameters — and ``"ista"``, PALM's own S-step (paper eq. 6, first line):
 
     S̃(k+1) = ST_{λ/L_S}( S̃(k) − (1/L_S) Ã(k)ᵀ (Ã(k) S̃(k) − X) ),   L_S = ‖Ã(k)ᵀÃ(k)‖₂
 
-with ``L_S`` computed from the current estimate Ã(k) in every layer and sample, and λ a single fixed
+with ``L_S`` computed from the current estimate Ã(k) in every layer and sample by PALM's rule
+:func:`~semiblind.solvers.iterates.palm_step_params` (the step is skipped where ``Ã = 0``), and λ a single fixed
 hyper-parameter (constructor argument ``lam``, stored in the architecture); only the A-steps ``1/L_A(k)``
-are learned. It is :func:`~semiblind.solvers.iterates.sparse_step_s` with ``W = Ã(k)/L_S`` and
-``θ = λ/L_S``, i.e. PALM truncated to K iterations with learned A-step sizes.
+are learned: PALM truncated to K iterations with learned A-step sizes.
 """
 
 from __future__ import annotations
@@ -51,36 +47,37 @@ import torch
 from torch import nn
 
 from .._backend import as_tensor, spectral_norm_sq
-from ..solvers.iterates import gradient_step_a, lista_step_s, sparse_step_s
+from .._validation import check_initial_mixing
+from ..solvers.driver import unroll
+from ..solvers.iterates import gradient_step_a, palm_step_params, sparse_step_s
 from ..transforms import starlet_forward, starlet_inverse
 from .base import UnrolledNet, clamp_lipschitz, clamp_theta, register_model
-
-ALPHA_INIT = 1e-5
-"""α of the paper's initialisation θ(k) = α / L_S (App. A)."""
+from .lista import ALPHA_INIT, ISTALLT, LISTA, LISTACP, THRESHOLDS, _threshold_shape
 
 S_UPDATES = ("lista-cp", "ista-llt", "lista", "ista")
-THRESHOLDS = ("scalar", "per-source")
+
+S_LAYERS = {"lista-cp": LISTACP, "ista-llt": ISTALLT, "lista": LISTA}
+"""The LISTA-family class whose :meth:`~semiblind.unrolled.lista.SparseCodingNet.layer` and
+:meth:`~semiblind.unrolled.lista.SparseCodingNet.initial_parameters` each learned S-update uses."""
+
+_S_PARAMETER_NAMES = {"L": "L_S"}  # LPALM stores ISTA-LLT's learned L(k) as "L_S" (names in model files)
 
 
 def _pair_tensors(pair: Any, m: int, n: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Validate an initialisation pair ``(A (m, n), S (n, t))`` and return float tensors."""
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"init must be a pair (A, S) of arrays; got {type(pair).__name__}.")
+        raise TypeError(f"init_pair must be a pair (A, S) of arrays; got {type(pair).__name__}.")
     A = as_tensor(pair[0], dtype=dtype).detach().cpu()
     S = as_tensor(pair[1], dtype=dtype).detach().cpu()
     if A.shape != (m, n):
-        raise ValueError(f"init A must have shape ({m}, {n}) (channels, sources); got {tuple(A.shape)}.")
+        raise ValueError(f"init_pair A must have shape ({m}, {n}) (channels, sources); got {tuple(A.shape)}.")
     if S.ndim != 2 or S.shape[0] != n:
-        raise ValueError(f"init S must have shape ({n}, t) (sources, pixels); got {tuple(S.shape)}.")
+        raise ValueError(f"init_pair S must have shape ({n}, t) (sources, pixels); got {tuple(S.shape)}.")
     if not (torch.isfinite(A).all() and torch.isfinite(S).all()):
-        raise ValueError("init must contain only finite values; got NaN or infinite entries in A or S.")
+        raise ValueError("init_pair must contain only finite values; got NaN or infinite entries in A or S.")
     if float(spectral_norm_sq(A)) == 0 or float(spectral_norm_sq(S)) == 0:
-        raise ValueError("init A and S must not be all zeros; their largest singular value is 0.")
+        raise ValueError("init_pair A and S must not be all zeros; their largest singular value is 0.")
     return A, S
-
-
-def _threshold_shape(K: int, n: int, threshold: str) -> tuple[int, ...]:
-    return (K,) if threshold == "scalar" else (K, n)
 
 
 @register_model
@@ -89,7 +86,7 @@ class LPALM(UnrolledNet):
 
     Parameters
     ----------
-    m, n : channels and sources.
+    n_channels, n_sources : channels m and sources n.
     layers : number of layers K (paper: 25).
     tied : share one set of parameters across all layers (default: untied, as in the paper).
     threshold : ``"scalar"`` (one θ per layer, the paper) or ``"per-source"`` (one θ per layer and source).
@@ -100,16 +97,16 @@ class LPALM(UnrolledNet):
         with ``s_update="ista"`` and not accepted with the learned S-updates.
     wavelet : run on starlet detail coefficients (App. A).
     n_scales : number of starlet detail scales in wavelet mode.
-    init : a training pair ``(A (m, n), S (n, t))`` for the paper's initialisation; without it the parameters
-    are
-        zeros (θ, W) and ones (L), to be filled by :meth:`load_state_dict` (this is what loading a model file
-        does).
+    init_pair : a training pair ``(A (m, n), S (n, t))`` for the paper's initialisation; without it the
+        parameters are zeros (θ, W) and ones (L), to be filled by :meth:`load_state_dict` (this is what loading
+        a model file does).
     alpha : α of ``θ(k) = α/L_S``.
     dtype : ``"float32"`` (default) or ``"float64"``.
 
-    ``forward(X (B, m, t), return_layers=False, image_shape=None) -> (A (B, m, n), S (B, n, t))`` and, with
-    ``return_layers=True``, also the lists of per-layer ``A`` and ``S`` (length K; the last equals the
-    output).
+    ``forward(X (B, m, t), return_layers=False, image_shape=None, A0=None) -> (A (B, m, n), S (B, n, t))``
+    and, with ``return_layers=True``, also the lists of per-layer ``A`` and ``S`` (length K; the last equals the
+    output). ``A0`` replaces the start ``Ã(0) = 1/√m``. The learned S-updates are the layers of
+    :mod:`semiblind.unrolled.lista` (``S_LAYERS``), ``"ista"`` is PALM's rule (:func:`palm_step_params`).
     """
 
     estimates_mixing: ClassVar[bool] = True
@@ -120,25 +117,27 @@ class LPALM(UnrolledNet):
                      **options: Any) -> LPALM:
         """A freshly initialised LPALM for training triplets ``A (N, m, n)``, ``S (N, n, t)``: the paper's App. A
         initialisation from the first pair ``(A[0], S[0])``; ``options`` go to the constructor."""
-        return cls(m=int(A.shape[1]), n=int(A.shape[2]), layers=layers, init=(A[0], S[0]), dtype=dtype, **options)
+        return cls(n_channels=int(A.shape[1]), n_sources=int(A.shape[2]), layers=layers, init_pair=(A[0], S[0]),
+                   dtype=dtype, **options)
 
     def __init__(
         self,
         *,
-        m: int,
-        n: int,
+        n_channels: int,
+        n_sources: int,
         layers: int = 25,
         tied: bool = False,
         threshold: str = "scalar",
         s_update: str = "lista-cp",
         wavelet: bool = False,
         n_scales: int = 3,
-        init: Any = None,
+        init_pair: Any = None,
         alpha: float = ALPHA_INIT,
         lam: float | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(m=m, n=n, layers=layers, dtype=dtype)
+        super().__init__(n_channels=n_channels, n_sources=n_sources, layers=layers, dtype=dtype)
+        init = init_pair
         if threshold not in THRESHOLDS:
             raise ValueError(f"threshold must be one of {', '.join(map(repr, THRESHOLDS))}; got "
                              f"{threshold!r}.")
@@ -178,16 +177,10 @@ class LPALM(UnrolledNet):
             theta0 = torch.zeros((), dtype=dt)
         if s_update != "ista":  # the "ista" S-step has the fixed threshold λ/L_S
             self.theta = nn.Parameter(theta0.expand(_threshold_shape(P, n, threshold)).clone())
-        if s_update == "lista-cp":
-            self.W = nn.Parameter((A0 / L_S).expand(P, m, n).clone())
-        elif s_update == "ista-llt":
-            self.L_S = nn.Parameter(L_S.expand(P).clone())
-        elif s_update == "lista":
-            G = A0.mT @ A0
-            eye = torch.eye(n, dtype=dt)
-            W1 = eye - G / L_S if init is not None else torch.zeros(n, n, dtype=dt)
-            self.W1 = nn.Parameter(W1.expand(P, n, n).clone())
-            self.W2 = nn.Parameter((A0.mT / L_S).expand(P, n, m).clone())
+        if s_update in S_LAYERS:  # the learned S-update: the LISTA-family layer's own parameters
+            for name, value in S_LAYERS[s_update].initial_parameters(A0, L_S, P, initialised=init is not None).items():
+                setattr(self, _S_PARAMETER_NAMES.get(name, name) if s_update == "ista-llt" else name,
+                        nn.Parameter(value))
         self.L_A = nn.Parameter(L_A.expand(P).clone())
 
     # ------------------------------------------------------------------------------------------ description
@@ -221,53 +214,56 @@ class LPALM(UnrolledNet):
         """The S-update of layer ``k`` (first line of eq. 8 for ``s_update="lista-cp"``; first line of PALM's
         eq. 6 for ``s_update="ista"``)."""
         if self.s_update == "ista":
-            # L_S = ‖ÃᵀÃ‖₂ of the current estimate, per sample: W = Ã/L_S, θ = λ/L_S (PALM / ISTA step).
-            L_S = clamp_lipschitz(spectral_norm_sq(A)).unsqueeze(-1).unsqueeze(-1)
-            return sparse_step_s(S, A, X, A / L_S, self.lam / L_S)
+            # PALM's own rule on the current estimate, per sample: W = Ã/L_S, θ = λ/L_S, L_S = ‖ÃᵀÃ‖₂.
+            W, theta = palm_step_params(A, self.lam)
+            return sparse_step_s(S, A, X, W, theta)
+        layer = S_LAYERS[self.s_update]
         kk = self._layer(k)
-        theta = self.layer_theta(k)
-        if self.s_update == "lista-cp":
-            return sparse_step_s(S, A, X, self.W[kk], theta)
-        if self.s_update == "ista-llt":
-            return sparse_step_s(S, A, X, A / clamp_lipschitz(self.L_S[kk]), theta)
-        return lista_step_s(S, X, self.W1[kk], self.W2[kk], theta)
+        names = {"lista-cp": ("W",), "ista-llt": ("L",), "lista": ("W1", "W2")}[self.s_update]
+        params = {name: getattr(self, _S_PARAMETER_NAMES.get(name, name))[kk] for name in names}
+        return layer.layer(S, A, X, params, self.layer_theta(k))
 
     def a_step(self, A: torch.Tensor, S: torch.Tensor, X: torch.Tensor, k: int) -> torch.Tensor:
         """The A-update of layer ``k`` (second line of eq. 8): projected gradient step with step
         ``1/L_A(k)``."""
         return gradient_step_a(A, S, X, 1.0 / clamp_lipschitz(self.L_A[self._layer(k)]))
 
-    def initial_estimates(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``Ã(0) = 1/√m`` (all entries) and ``S̃(0) = 0`` for a batch ``X (B, m, t)``."""
+    def initial_estimates(self, X: torch.Tensor, A0: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``Ã(0)`` and ``S̃(0) = 0`` for a batch ``X (B, m, t)``: ``Ã(0) = A0`` when given (``(m, n)`` or
+        ``(B, m, n)``, used as it is), else ``1/√m`` in every entry (the paper's start)."""
         B, m, t = X.shape
-        A = torch.full((B, m, self.n), 1.0 / math.sqrt(m), dtype=X.dtype, device=X.device)
+        if A0 is None:
+            A = torch.full((B, m, self.n), 1.0 / math.sqrt(m), dtype=X.dtype, device=X.device)
+        else:
+            A = check_initial_mixing(A0, batch=B, n_channels=m, n_sources=self.n, dtype=X.dtype, device=X.device)
         S = torch.zeros((B, self.n, t), dtype=X.dtype, device=X.device)
         return A, S
 
-    def _run(self, X: torch.Tensor, return_layers: bool) -> tuple[torch.Tensor, torch.Tensor, list, list]:
-        A, S = self.initial_estimates(X)
-        As: list[torch.Tensor] = []
-        Ss: list[torch.Tensor] = []
-        for k in range(self.layers):
-            S = self.s_step(S, A, X, k)
-            A = self.a_step(A, S, X, k)
-            if return_layers:
-                As.append(A)
-                Ss.append(S)
-        return A, S, As, Ss
+    def _run(self, X: torch.Tensor, return_layers: bool, A0: Any = None
+             ) -> tuple[torch.Tensor, torch.Tensor, list, list]:
+        A, S = self.initial_estimates(X, A0)
+
+        def layer(k: int, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            S_new = self.s_step(state["S"], state["A"], X, k)
+            return {"S": S_new, "A": self.a_step(state["A"], S_new, X, k)}
+
+        out, per_layer = unroll(layer, {"A": A, "S": S}, layers=self.layers,
+                                keep=("A", "S") if return_layers else ())
+        return out["A"], out["S"], per_layer.get("A", []), per_layer.get("S", [])
 
     def forward(
-        self, X: torch.Tensor, return_layers: bool = False, image_shape: tuple[int, int] | None = None
+        self, X: torch.Tensor, return_layers: bool = False, image_shape: tuple[int, int] | None = None,
+        A0: Any = None,
     ) -> tuple:
         """Separate a batch ``X (B, m, t)``; returns ``(A, S)`` or ``(A, S, A_layers, S_layers)``.
 
         ``image_shape=(H, W)`` (with ``t = H·W``) makes the wavelet mode transform in 2-D; it is ignored
-        otherwise.
+        otherwise. ``A0`` (``(m, n)`` or ``(B, m, n)``): the starting point ``Ã(0)`` instead of ``1/√m``.
         """
         self._check_input(X)
         X = X.to(self.dtype)
         if not self.wavelet:
-            A, S, As, Ss = self._run(X, return_layers)
+            A, S, As, Ss = self._run(X, return_layers, A0)
             return (A, S, As, Ss) if return_layers else (A, S)
         B, m, t = X.shape
         if image_shape is not None:
@@ -281,7 +277,7 @@ class LPALM(UnrolledNet):
             details, coarse = starlet_forward(X, self.n_scales, ndim=1)
             ndim = 1
         Xd = details.reshape(B, m, -1)
-        A, Sd, As, Sds = self._run(Xd, return_layers)
+        A, Sd, As, Sds = self._run(Xd, return_layers, A0)
 
         def reconstruct(A_: torch.Tensor, Sd_: torch.Tensor) -> torch.Tensor:
             cS = torch.linalg.pinv(A_) @ coarse.reshape(B, m, -1)  # coarse scale of S = Ã⁺ c_X
