@@ -38,7 +38,8 @@ from scipy.optimize import linear_sum_assignment
 
 from ._validation import _shape_str, check_array, check_finite
 
-__all__ = ["align", "bss_eval", "evaluate", "match", "nmse", "nmse_db", "sad", "sad_db", "sad_db_of_mean_angle"]
+__all__ = ["align", "aligned_nmse", "bss_eval", "evaluate", "match", "nmse", "nmse_db", "sad", "sad_db",
+           "sad_db_of_mean_angle"]
 
 _F64 = torch.float64
 
@@ -274,6 +275,26 @@ def nmse_db(est: Any, true: Any, *, batched: bool | None = None) -> float | np.n
     e, t = _t64(est, "est"), _t64(true, "true")
     _same_shape(e, t, "est", "true")
     return _out(_db(_nmse_t(e, t, _sample_axes(e, batched))))
+
+
+def aligned_nmse(A_est: Any, S_est: Any, A_true: Any, S_true: Any, *,
+                 batched: bool | None = None) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """``(NMSE(S), NMSE(A))`` of an estimate after :func:`align` on the columns of A (linear; 0 is perfect).
+
+    The one way the experiments and solvers score a separation against the truth: match, sign and rescale the
+    estimate to ``A_true`` (:func:`align`), then :func:`nmse` of the sources and of the mixing matrices.
+    Shapes as in :func:`align`: ``A`` ``(m, n)`` with ``S`` ``(n, t)`` / ``(n, H, W)``, or batches ``(B, m, n)``
+    with ``(B, n, t)`` / ``(B, n, H, W)``; ``batched`` (default: whether A is 3-D) must agree with A. A batch
+    gives two NumPy arrays ``(B,)``, one sample two floats.
+    """
+    is_batch = np.ndim(A_est) == 3
+    if batched is not None and bool(batched) != is_batch:
+        raise ValueError(f"batched must match A_est: {'a batch (B, m, n)' if batched else 'one matrix (m, n)'} "
+                         f"was announced; got A_est with {np.ndim(A_est)} dimensions.")
+    if S_true is None:
+        raise ValueError("S_true must be given: the NMSE of the sources needs the true sources; got None.")
+    A_al, S_al = align(A_est, S_est, A_true, S_true)
+    return nmse(S_al, S_true, batched=is_batch), nmse(A_al, A_true, batched=is_batch)
 
 
 # ----------------------------------------------------------------------------------------------------- SAD

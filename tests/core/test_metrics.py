@@ -380,3 +380,21 @@ def test_aligned_metrics_invariant_to_permutation_sign_and_scale(seed, n, data):
             np.testing.assert_array_equal(perm[got["perm"]], val)
             continue
         np.testing.assert_allclose(got[key], val, rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def test_aligned_nmse_is_align_then_nmse():
+    from semiblind.metrics import align, aligned_nmse, nmse
+
+    g = np.random.default_rng(4)
+    A, S = g.random((3, 6, 2)), g.random((3, 2, 10))
+    P = np.array([[0.0, 2.0], [-0.5, 0.0]])  # swap, rescale and flip the sources
+    A_est, S_est = A @ np.linalg.inv(P) + 0.01 * g.standard_normal((3, 6, 2)), P @ S
+    e_S, e_A = aligned_nmse(A_est, S_est, A, S, batched=True)
+    A_al, S_al = align(A_est, S_est, A, S)
+    np.testing.assert_allclose(e_S, nmse(S_al, S, batched=True))
+    np.testing.assert_allclose(e_A, nmse(A_al, A, batched=True))
+    assert e_S.shape == (3,) and np.all(e_A < 1e-2) and np.all(e_S < 1e-2)
+    one = aligned_nmse(A_est[0], S_est[0], A[0], S[0])
+    assert isinstance(one[0], float) and one[0] == pytest.approx(e_S[0])
+    with pytest.raises(ValueError, match="batched"):
+        aligned_nmse(A_est[0], S_est[0], A[0], S[0], batched=True)

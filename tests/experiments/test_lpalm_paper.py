@@ -77,11 +77,15 @@ def test_settings_modes_and_reductions():
         lp.run("lpalm-table9")
 
 
-def test_noisy_mixing_is_10_db():
-    A = np.random.default_rng(0).random((50, 65, 4))
-    An = lp._noisy_mixing(A, 10.0, np.random.default_rng(1))
-    ratio = np.sum(A**2, axis=(1, 2)) / np.sum((An - A) ** 2, axis=(1, 2))
-    np.testing.assert_allclose(ratio, 10.0, rtol=1e-10)
+def test_table1_direction_lpalm_below_palm_at_a_fraction_of_the_iterations(shared_xray, tmp_path):
+    """The paper's direction, in seconds: on the same test mixtures, LPALM after 5 trained layers has a lower
+    median NMSE(S) than PALM (best λ of the grid) after 200 iterations. Measured over seeds 0–5 the ratio was
+    0.04–0.44 (see ``lp.DIRECTION``); seed 0 gave 0.067."""
+    res = lp.run_lpalm_table1(quick=lp.DIRECTION, out_dir=tmp_path, data_path=shared_xray, progress=False)
+    o = res["ours"]
+    assert o["lpalm_layers"] == 5 and o["palm_median_iterations"] <= 200
+    assert o["lpalm_median_nmse"] < o["palm_median_nmse"]
+    assert "Direction mode" in res["markdown"]
 
 
 def test_missing_data_is_a_clear_error(tmp_path):
