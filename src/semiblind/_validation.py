@@ -138,15 +138,24 @@ def _check_variation(x: np.ndarray | torch.Tensor, *, name: str, batched: bool) 
     )
 
 
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """The one integer check: ``value`` must be an int (not a bool; NumPy integers accepted) ``>= minimum``.
+
+    ``TypeError`` for a non-int (a whole float gets a hint), ``ValueError`` below ``minimum``; both messages name
+    ``name``. Returns ``int(value)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and float(value).is_integer():
+            raise TypeError(f"{name} must be an int; got the float {value!r} (write {int(value)}).")
+        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}.")
+    return int(value)
+
+
 def check_n_sources(n_sources: Any, n_channels: int | None = None, *, name: str = "n_sources") -> int:
     """``n_sources`` must be an int with ``1 <= n_sources <= n_channels``."""
-    if isinstance(n_sources, bool) or not isinstance(n_sources, numbers.Integral):
-        if isinstance(n_sources, float) and float(n_sources).is_integer():
-            raise TypeError(f"{name} must be an int; got the float {n_sources!r} (write {int(n_sources)}).")
-        raise TypeError(f"{name} must be an int; got {type(n_sources).__name__} {n_sources!r}.")
-    n = int(n_sources)
-    if n < 1:
-        raise ValueError(f"{name} must be at least 1; got {n}.")
+    n = check_int(n_sources, name)
     if n_channels is not None and n > n_channels:
         raise ValueError(
             f"{name} must be at most the number of channels ({n_channels}); got {n}."

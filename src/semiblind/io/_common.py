@@ -162,8 +162,6 @@ def detect_format(path: Path, format: str | None = None) -> str:
     if name.endswith(_EVENT_SUFFIXES):
         return "events"
     if name.endswith(_FITS_SUFFIXES):
-        from .fits import has_events_table
-
         return "events" if has_events_table(path) else "fits"
     if name.endswith(_ENVI_SUFFIXES):
         return "envi"
@@ -174,6 +172,21 @@ def detect_format(path: Path, format: str | None = None) -> str:
         ".fits/.fit/.fts[.gz], .evt/.evt2, .hdr/.img/.dat (ENVI) or .mat, or pass format= (--format) "
         f"with one of {', '.join(FORMATS)}."
     )
+
+
+def has_events_table(path: str | Path) -> bool:
+    """True when ``path`` is a readable FITS file with a binary table named ``EVENTS``."""
+    import warnings
+
+    from astropy.io import fits
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=False) as hdul:
+                return any(isinstance(h, fits.BinTableHDU) and h.name.upper() == "EVENTS" for h in hdul)
+    except Exception:  # unreadable: the FITS reader reports it properly
+        return False
 
 
 def output_format(path: Path, format: str | None = None) -> str:

@@ -96,19 +96,6 @@ def _declared_bytes(header: Any) -> int:
         return 0
 
 
-def has_events_table(path: str | Path) -> bool:
-    """True when ``path`` is a readable FITS file with a binary table named ``EVENTS``."""
-    from astropy.io import fits
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
-                return any(isinstance(h, fits.BinTableHDU) and h.name.upper() == "EVENTS" for h in hdul)
-    except Exception:  # unreadable: the FITS reader reports it properly
-        return False
-
-
 def _wcs(header: Any) -> Any:
     from astropy.wcs import WCS
 

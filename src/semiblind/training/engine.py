@@ -35,6 +35,7 @@ from .. import _registry
 from .._backend import as_tensor
 from .._json import dumps as json_dumps
 from .._registry import Kind
+from .._validation import check_int
 from .._version import __version__
 from ..unrolled.base import UnrolledNet
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -248,12 +249,6 @@ def evaluate(
             "nmse_A_layers": a_l}
 
 
-def _check_int(name: str, v: Any, low: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {v!r}.")
-    return int(v)
-
-
 def _clone_state(model: UnrolledNet) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -312,11 +307,11 @@ def train(
     """
     if not isinstance(model, UnrolledNet):
         raise TypeError(f"model must be an UnrolledNet (LPALM, LISTA, ...); got {type(model).__name__}.")
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    seed = check_int(seed, "seed", 0)
     if early_stopping is not None:
-        early_stopping = _check_int("early_stopping", early_stopping, 1)
+        early_stopping = check_int(early_stopping, "early_stopping", 1)
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite float; got {lr!r}.")
     loss_fn = make_loss(loss, layer_weights)
