@@ -144,7 +144,7 @@ def test_early_stopping():
 def test_bad_arguments():
     tr = _set(0)
     model = build_model("lpalm", tr, layers=2)
-    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
+    with pytest.raises(ValueError, match="epochs must be at least 1"):
         train(model, tr, epochs=0)
     with pytest.raises(ValueError, match="lr must be a positive"):
         train(model, tr, lr=-1.0)

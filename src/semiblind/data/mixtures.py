@@ -34,6 +34,7 @@ from .._backend import make_rng, resolve_dtype
 from .._files import atomic_path
 from .._json import dumps as json_dumps
 from .._npz import is_batch, json_field, read_npz, write_npz
+from .._validation import check_int
 from .._version import __version__
 from ..mixing import add_noise, realised_snr_db
 from . import sources as _src
@@ -336,14 +337,6 @@ class _TensorsDataset(torch.utils.data.Dataset):
 # ------------------------------------------------------------------------------------------------ simulators
 
 
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}.")
-    return int(value)
-
-
 def _check_snr(snr_db: Any) -> float:
     bad_type = isinstance(snr_db, bool) or not isinstance(snr_db, numbers.Real)
     if bad_type or np.isnan(snr_db) or snr_db == -np.inf:
@@ -362,11 +355,11 @@ def _check_layout(pixels: Any, image: Any, sources: str) -> tuple[int, tuple[int
     if image is not None:
         if isinstance(image, (str, bytes)) or not isinstance(image, Sequence) or len(image) != 2:
             raise ValueError(f"image must be a pair (H, W) of ints; got {image!r}.")
-        H, W = (_check_int(v, "image", 8 if sources in ("natural", "casa-like") else 1) for v in image)
+        H, W = (check_int(v, "image", 8 if sources in ("natural", "casa-like") else 1) for v in image)
         return H * W, (H, W)
     if sources in ("natural", "casa-like"):
         raise ValueError(f"sources={sources!r} makes 2-D maps and needs image=(H, W); got pixels={pixels!r}.")
-    return _check_int(pixels, "pixels", 2), None
+    return check_int(pixels, "pixels", 2), None
 
 
 def _seed_meta(rng: Any) -> dict[str, Any]:
@@ -507,10 +500,10 @@ def simulate_xray(
     """
     from .xray import FAMILIES, EnergyGrid, sample_mixing_matrices
 
-    N = _check_int(n_samples, "n_samples")
+    N = check_int(n_samples, "n_samples")
     t, img = _check_layout(pixels, image, sources)
     snr = _check_snr(snr_db)
-    chunk = _check_int(chunk_size, "chunk_size")
+    chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
     g = EnergyGrid.default() if grid is None else grid
     if isinstance(g, str):
@@ -592,14 +585,14 @@ def simulate_paper_xray(
         if n_samples is None:
             pick = idx
         else:
-            pick = idx[gen.integers(0, idx.size, size=_check_int(n_samples, "n_samples"))]
+            pick = idx[gen.integers(0, idx.size, size=check_int(n_samples, "n_samples"))]
         A_all = bank[pick]
         families = list(casa.FAMILIES_65)
     else:
         if n_samples is None:
             raise ValueError("n_samples must be given for spectra=75 (each sample draws one row per family); "
                              "got None.")
-        N = _check_int(n_samples, "n_samples")
+        N = check_int(n_samples, "n_samples")
         d = casa.load_spectra(75, path)
         splits = casa.SGMCA_SPLITS if subset is None else (subset,)
         if subset is not None and subset not in casa.SGMCA_SPLITS:
@@ -615,7 +608,7 @@ def simulate_paper_xray(
     N = A_all.shape[0]
     t, img = _check_layout(pixels, image, sources)
     snr = _check_snr(snr_db)
-    chunk = _check_int(chunk_size, "chunk_size")
+    chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
     maker = _SourceMaker(sources, A_all.shape[2], t, img, beta=beta, sparsity=sparsity,
                          normalize=normalize_sources, reference_maps=reference_maps,
@@ -662,13 +655,13 @@ def simulate_remote(
     """
     from . import remote
 
-    N = _check_int(n_samples, "n_samples")
-    n = _check_int(n_sources, "n_sources")
+    N = check_int(n_samples, "n_samples")
+    n = check_int(n_sources, "n_sources")
     if image is None:
         raise ValueError("image must be a pair (H, W) of ints for remote-sensing scenes; got None.")
     t, img = _check_layout(None, image, "ggd")  # any size (the ggd rule: H, W >= 1)
     snr = _check_snr(snr_db)
-    chunk = _check_int(chunk_size, "chunk_size")
+    chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
     lib = remote.endmember_library()
     gen = make_rng(rng)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import make_rng
+from .._validation import check_int
 
 __all__ = [
     "CLASSES",
@@ -169,14 +170,6 @@ def endmember_library(path: str | None = None) -> Library:
     )
 
 
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}.")
-    return int(value)
-
-
 def _check_unit(value: Any, name: str, *, closed_high: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
         raise TypeError(f"{name} must be a float in [0, 1]; got {value!r}.")
@@ -195,7 +188,7 @@ def select_endmembers(
     ``classes=None`` uses vegetation, soil, urban, npv, burned, sand, road, roof, gravel in that order.
     Returns ``(A (m, n), class names, spectrum names)``.
     """
-    n = _check_int(n_sources, "n_sources")
+    n = check_int(n_sources, "n_sources")
     lib = library if library is not None else endmember_library()
     gen = make_rng(rng)
     if classes is None:
@@ -226,7 +219,7 @@ def spectral_variability(
     distortion). The result is clipped at 0. Vectorised over columns and bands.
     """
     amp = _check_unit(amplitude, "variability")
-    K = _check_int(n_knots, "n_knots", 2)
+    K = check_int(n_knots, "n_knots", 2)
     gen = make_rng(rng)
     A = np.asarray(A, dtype=np.float64)
     m, n = A.shape
@@ -258,9 +251,9 @@ def smooth_abundances(
     """
     from scipy import ndimage
 
-    n = _check_int(n_sources, "n_sources")
-    H = _check_int(H, "H")
-    W = _check_int(W, "W")
+    n = check_int(n_sources, "n_sources")
+    H = check_int(H, "H")
+    W = check_int(W, "W")
     pf = _check_unit(pure_fraction, "pure_fraction")
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
         raise ValueError(f"temperature must be a positive float; got {temperature!r}.")

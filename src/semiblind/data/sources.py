@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import make_rng
+from .._validation import check_int
 
 __all__ = [
     "GGDFit",
@@ -44,14 +45,6 @@ _NORMALIZE = (None, "l2", "l1", "max")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
-
-
-def _check_count(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}.")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}.")
-    return int(value)
 
 
 def _check_fraction(value: Any, name: str, *, high_open: bool = True) -> float:
@@ -120,13 +113,13 @@ def ggd_sources(
     """
     from scipy import stats
 
-    n = _check_count(n_sources, "n_sources")
-    t = _check_count(n_pixels, "n_pixels")
+    n = check_int(n_sources, "n_sources")
+    t = check_int(n_pixels, "n_pixels")
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a positive float; got {beta!r}.")
     _check_normalize(normalize)
     gen = make_rng(rng)
-    shape = (n, t) if n_samples is None else (_check_count(n_samples, "n_samples"), n, t)
+    shape = (n, t) if n_samples is None else (check_int(n_samples, "n_samples"), n, t)
     S = stats.gennorm.rvs(float(beta), size=shape, random_state=gen)
     if nonnegative:
         S = np.abs(S)
@@ -176,7 +169,7 @@ def fit_ggd_to_map(map_: Any, n_scales: int = 3, *, max_coefficients: int = 1000
                          f"{arr.shape}.")
     if not np.all(np.isfinite(arr)):
         raise ValueError("map_ must contain only finite values; got NaN or infinite entries.")
-    J = _check_count(n_scales, "n_scales")
+    J = check_int(n_scales, "n_scales")
     details, _ = starlet_forward(arr, J, ndim=arr.ndim)
     w = np.asarray(details, dtype=np.float64).ravel()
     peak = float(np.max(np.abs(w))) if w.size else 0.0
@@ -208,12 +201,12 @@ def sample_ggd_fit(
     """
     from scipy import stats
 
-    t = _check_count(n_pixels, "n_pixels")
+    t = check_int(n_pixels, "n_pixels")
     if len(fits) == 0 or not all(isinstance(f, GGDFit) for f in fits):
         raise TypeError("fits must be a non-empty sequence of GGDFit; got "
                         f"{type(fits).__name__} of length {len(fits)}.")
     gen = make_rng(rng)
-    N = 1 if n_samples is None else _check_count(n_samples, "n_samples")
+    N = 1 if n_samples is None else check_int(n_samples, "n_samples")
     n = len(fits)
     S = np.zeros((N, n, t))
     for i, f in enumerate(fits):  # one draw per source family (a handful), vectorised over samples/pixels
@@ -303,9 +296,9 @@ def natural_image_sources(
     import torch
     import torch.nn.functional as F
 
-    n = _check_count(n_sources, "n_sources")
-    H = _check_count(H, "H")
-    W = _check_count(W, "W")
+    n = check_int(n_sources, "n_sources")
+    H = check_int(H, "H")
+    W = check_int(W, "W")
     c_min = _check_fraction(min_crop, "min_crop", high_open=False)
     if c_min == 0:
         raise ValueError("min_crop must be a float in (0, 1]; got 0.")
@@ -313,7 +306,7 @@ def natural_image_sources(
     gen = make_rng(rng)
     bank = _image_bank()
     k = bank.shape[0]
-    N = 1 if n_samples is None else _check_count(n_samples, "n_samples")
+    N = 1 if n_samples is None else check_int(n_samples, "n_samples")
     keys = gen.random((N, k))
     order = np.argsort(keys, axis=1)
     idx = order[:, np.arange(n) % k]  # distinct images per sample while n <= k
@@ -388,11 +381,11 @@ def casa_like_maps(
     % (each iron map). Everything is vectorised over maps and pixels; the seed controls all of it.
     ``normalize`` scales each map (default: peak 1).
     """
-    H = _check_count(H, "H", 8)
-    W = _check_count(W, "W", 8)
+    H = check_int(H, "H", 8)
+    W = check_int(W, "W", 8)
     _check_normalize(normalize)
     gen = make_rng(rng)
-    B = 1 if n_maps is None else _check_count(n_maps, "n_maps")
+    B = 1 if n_maps is None else check_int(n_maps, "n_maps")
     size = float(min(H, W))
 
     # geometry: centre, shell radius (pixels), polar coordinates normalised by the radius
