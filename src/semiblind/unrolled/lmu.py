@@ -144,15 +144,14 @@ class NALMU(UnrolledNet):
 
     def __init__(self, *, n_channels: int, n_sources: int, layers: int = 50, eps: float = EPS,
                  dtype: Any = None) -> None:
-        super().__init__(m=n_channels, n=n_sources, layers=layers, dtype=dtype)
+        super().__init__(n_channels=n_channels, n_sources=n_sources, layers=layers, dtype=dtype)
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0 < eps < 1e-3):
             raise ValueError(f"eps must be a float in (0, 1e-3); got {eps!r}.")
         self.eps = float(eps)
         self.w_A = nn.Parameter(torch.zeros(self.layers, self.m, self.n, dtype=self._param_dtype))
 
     def architecture(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "layers": self.layers, "n_channels": self.m, "n_sources": self.n,
-                "eps": self.eps}
+        return {**super().architecture(), "eps": self.eps}
 
     def mask(self, k: int) -> torch.Tensor:
         """The positive mask ``exp(w_A[k])`` of layer k, ``(m, n)``."""
@@ -215,7 +214,7 @@ class ALMU(UnrolledNet):
 
     def __init__(self, *, n_channels: int, n_sources: int, layers: int = 50, nalmu_layers: int | None = None,
                  hidden: Any = HIDDEN, eps: float = EPS, dtype: Any = None) -> None:
-        super().__init__(m=n_channels, n=n_sources, layers=layers, dtype=dtype)
+        super().__init__(n_channels=n_channels, n_sources=n_sources, layers=layers, dtype=dtype)
         if nalmu_layers is None:
             nalmu_layers = max(1, self.layers // 2)
         if isinstance(nalmu_layers, bool) or not isinstance(nalmu_layers, int) or not 1 <= nalmu_layers < layers:
@@ -241,8 +240,8 @@ class ALMU(UnrolledNet):
         self.mlps = nn.ModuleList(mlps)
 
     def architecture(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "layers": self.layers, "n_channels": self.m, "n_sources": self.n,
-                "nalmu_layers": self.nalmu_layers, "hidden": list(self.hidden), "eps": self.eps}
+        return {**super().architecture(), "nalmu_layers": self.nalmu_layers, "hidden": list(self.hidden),
+                "eps": self.eps}
 
     @property
     def adaptive_layers(self) -> int:
@@ -287,25 +286,31 @@ class ALMU(UnrolledNet):
 
 class DNMF(nn.Module):
     """DNMF (Nasser, Eldar & Sharan 2022): ``layers`` layers of :func:`dnmf_update_s` with trainable
-    nonnegative ``W1 (L, n, n)`` and ``W2 (L, n, m)``, mapping pixels ``X (B, m, t)`` to ``S (B, n, t)``.
+    nonnegative ``W1 (B, L, n, n)`` and ``W2 (B, L, n, m)``, mapping pixels ``X (B, m, t)`` to ``S (B, n, t)``.
 
-    ``A0 (m, n)`` (nonnegative, required) sets the start ``W₂ = A0ᵀ``, ``W₁ = A0ᵀA0`` of every layer (MU with
-    A0 fixed) and the first estimate ``h⁰ = max(ε, A0⁺ x)``. Nonnegativity of W is kept by the trainer
-    (:meth:`project_`, a clamp at 0 after every step). Not a model file: DNMF is retrained on each image.
+    ``A0`` ``(m, n)`` or ``(B, m, n)`` (nonnegative, required) sets the start ``W₂ = A0ᵀ``, ``W₁ = A0ᵀA0`` of
+    every layer (MU with A0 fixed) and the first estimate ``h⁰ = max(ε, A0⁺ x)``. One set of weights per sample
+    ``B``: DNMF is retrained on every image, and a batch of images is trained at once (the losses add up and Adam
+    acts per coordinate, so each sample's weights follow their own problem). Nonnegativity of W is kept by the
+    trainer (:meth:`project_`, a clamp at 0 after every step). Not a model file.
     """
 
     def __init__(self, *, A0: Any, layers: int = 10, eps: float = EPS, dtype: Any = None) -> None:
         super().__init__()
         A = as_tensor(A0, dtype=dtype).detach()
-        if A.ndim != 2 or not bool(torch.isfinite(A).all()) or bool((A < 0).any()):
-            raise ValueError(f"A0 must be a finite nonnegative (m, n) matrix; got shape {tuple(A.shape)}.")
+        if A.ndim == 2:
+            A = A.unsqueeze(0)
+        if A.ndim != 3 or not bool(torch.isfinite(A).all()) or bool((A < 0).any()):
+            raise ValueError(f"A0 must be a finite nonnegative (m, n) or (B, m, n) matrix; got shape "
+                             f"{tuple(A.shape)}.")
         if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
             raise ValueError(f"layers must be a positive int; got {layers!r}.")
         self.layers = int(layers)
         self.eps = float(eps)
         self.register_buffer("A0", A.clone())
-        self.W1 = nn.Parameter((A.mT @ A).expand(self.layers, -1, -1).clone())
-        self.W2 = nn.Parameter(A.mT.expand(self.layers, -1, -1).clone())
+        L = self.layers
+        self.W1 = nn.Parameter((A.mT @ A).unsqueeze(1).expand(-1, L, -1, -1).clone())
+        self.W2 = nn.Parameter(A.mT.unsqueeze(1).expand(-1, L, -1, -1).clone())
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -314,10 +319,11 @@ class DNMF(nn.Module):
         self.W2.clamp_(min=0)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """``S (B, n, t)`` for ``X (B, m, t)`` (B as at construction)."""
         S = (torch.linalg.pinv(self.A0) @ X).clamp_min(self.eps)
 
         def step(k: int, v: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            return {"S": dnmf_update_s(v["S"], X, self.W1[k], self.W2[k], self.eps)}
+            return {"S": dnmf_update_s(v["S"], X, self.W1[:, k], self.W2[:, k], self.eps)}
 
         return unroll(step, {"S": S}, layers=self.layers)[0]["S"]
 
