@@ -117,6 +117,21 @@ def test_lpalm_separator_with_a_model_folder(saved):
         semiblind.separate(X[0], 3, method="lpalm", model=str(d))
 
 
+def test_lpalm_separator_starts_from_a_given_A0(saved):
+    model, d, (X, A, _) = saved
+    A0 = A[1] / np.linalg.norm(A[1], axis=0)
+    sep = semiblind.separate(X[0], 2, method="lpalm", model=str(d), input_scale="none", A0=A0)
+    with torch.no_grad():
+        A_ref, S_ref = model(torch.as_tensor(X[:1], dtype=torch.float32), A0=torch.as_tensor(A0, dtype=torch.float32))
+        A_def, _ = model(torch.as_tensor(X[:1], dtype=torch.float32))
+    np.testing.assert_allclose(sep.A, A_ref[0].numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sep.S, S_ref[0].numpy(), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(sep.A, A_def[0].numpy())  # the start matters
+    assert sep.params["A0"] is A0
+    with pytest.raises(ValueError, match="A0"):
+        semiblind.separate(X[0], 2, method="lpalm", model=str(d), A0=np.ones((7, 2)))
+
+
 def test_sparse_coder_separators(tmp_path):
     X, A, S = _set()
     with pytest.raises(ValueError, match="model must be given for method 'lista'"):

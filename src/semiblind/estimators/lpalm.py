@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import Options
+from .._validation import NONE, Options, check_initial_mixing
 from ..solvers.base import register
+from ..solvers.ista import ARRAY
 from ..unrolled.base import UnrolledNet
 from ._learned import LearnedSeparator
 
@@ -32,6 +33,8 @@ class LPALMSeparator(LearnedSeparator):
         ``c = sqrt(n / ‖X‖²_F)`` per sample and divides the estimated S by ``c``, so ``separate(k·X)`` returns
         the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
         ``"none"`` feeds X as it is (for data already on the training scale).
+    A0 : a starting mixing matrix ``Ã(0)`` ``(m, n)`` (channels, sources; or ``(B, m, n)`` for a batch) instead of
+        the network's ``1/√m``, or None (default, as trained).
     energies : the data's channel energies in keV ``(m,)``, or None. When given, the model's data contract must
         state the same energy grid (channel centres within 5 % of a channel width), else ``ValueError``;
         without it only the channel count is matched. ``semiblind separate`` passes the input file's energy
@@ -51,6 +54,7 @@ class LPALMSeparator(LearnedSeparator):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **LearnedSeparator._parameter_constraints,
         "input_scale": [Options(("energy", "none"))],
+        "A0": [NONE, ARRAY],
     }
 
     def __init__(
@@ -59,6 +63,7 @@ class LPALMSeparator(LearnedSeparator):
         n_sources: int,
         model: Any = None,
         input_scale: str = "energy",
+        A0: Any = None,
         energies: Any = None,
         random_state: Any = None,
         dtype: str = "float32",
@@ -68,9 +73,15 @@ class LPALMSeparator(LearnedSeparator):
         super().__init__(n_sources=n_sources, model=model, energies=energies, random_state=random_state,
                          dtype=dtype, device=device, verbose=verbose)
         self.input_scale = input_scale
+        self.A0 = A0
 
     def _forward(self, net: UnrolledNet, X: torch.Tensor, image_shape: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        return net(X, image_shape=image_shape)
+        A0 = None
+        if self.A0 is not None:
+            B, m, _ = X.shape
+            A0 = check_initial_mixing(self.A0, batch=B, n_channels=m, n_sources=self.n_sources, dtype=X.dtype,
+                                      device=X.device)
+        return net(X, image_shape=image_shape, A0=A0)
 
     def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
         if self.input_scale == "none":
