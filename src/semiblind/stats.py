@@ -1,8 +1,8 @@
 """Robust statistics along the last axis of batched tensors: row median, MAD noise level, k-th smallest value.
 
 Generic core helpers (used by GMCA's thresholds, usable by any method): every function works on a whole batch
-of rows at once. On the CPU, without gradients, they run through NumPy's introselect (``np.partition``), about
-ten times faster than ``torch.kthvalue``; on other devices, or when gradients are recorded (e.g. an unrolled
+of rows at once. On the CPU, without gradients, they run through NumPy's introselect (``np.partition``), which
+is faster there than ``torch.kthvalue``; on other devices, or when gradients are recorded (e.g. an unrolled
 network), the torch path gives the same numbers.
 """
 
@@ -18,8 +18,7 @@ MAD_CONSTANT = 0.6745
 
 def numpy_fast_path(x: torch.Tensor) -> bool:
     """Whether the NumPy selection path may be used for ``x``: on the CPU and without recorded gradients."""
-    # On the CPU, NumPy's introselect (np.partition) is about ten times faster than torch.kthvalue, and its
-    # counting several times faster; gradients (e.g. an unrolled network) need the torch path.
+    # Gradients (e.g. an unrolled network) need the torch path.
     return x.device.type == "cpu" and not (x.requires_grad and torch.is_grad_enabled())
 
 

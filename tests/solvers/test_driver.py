@@ -144,3 +144,24 @@ def test_nnls_through_the_driver_stops_per_sample():
     S = torch.as_tensor(np.abs(rng.standard_normal((2, 3, 40))))
     S_hat = nnls_hals(A, A @ S, max_sweeps=500, tol=1e-12)
     torch.testing.assert_close(S_hat, S, atol=1e-6, rtol=1e-6)
+
+
+def test_verbose_is_honoured_by_nmf_and_oracles(capsys):
+    import warnings
+
+    from semiblind.solvers.base import ConvergenceWarning
+    from semiblind.solvers.nmf import HALS, MU, SparseNMF
+    from semiblind.solvers.oracle import OracleA, OracleS
+
+    rng = np.random.default_rng(4)
+    A, S = np.abs(rng.standard_normal((6, 2))), np.abs(rng.standard_normal((2, 30)))
+    X = A @ S
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for est in (MU(max_iter=5, verbose=True), HALS(max_iter=5, verbose=True), SparseNMF(max_iter=5, verbose=True),
+                    OracleS(A=A, verbose=True), OracleA(S=S, verbose=True)):
+            est.fit(X)
+            out = capsys.readouterr()
+            assert "iteration(s)" in out.out and "converged" in out.out, type(est).__name__
+        MU(max_iter=5).fit(X)
+        assert capsys.readouterr().out == ""

@@ -212,7 +212,8 @@ def gmca_update_a(
 
     ``Xw`` ``(B, m, J, P)`` or ``(B, m, N)``; ``S_w`` ``(B, n, J, P)`` or ``(B, n, N)``. The normal equations
     carry a ridge of ``eps·tr(S_w S_wᵀ)/n`` (machine epsilon) so a source with no coefficient left does
-    not make them singular; a column that ends all zero keeps its value from ``A_prev`` (if given).
+    not make them singular (where they still are, exactly, the pseudo-inverse solves them); a column that ends all
+    zero keeps its value from ``A_prev`` (if given).
     """
     B, m = Xw.shape[:2]
     n = S_w.shape[1]
@@ -223,7 +224,12 @@ def gmca_update_a(
     eye = torch.eye(n, dtype=G.dtype, device=G.device)
     ridge = (torch.finfo(G.dtype).eps * G.diagonal(dim1=-2, dim2=-1).sum(-1) / n).clamp_min(
         torch.finfo(G.dtype).tiny)
-    A = torch.linalg.solve(G + ridge.view(B, 1, 1) * eye, R.mT).mT
+    M = G + ridge.view(B, 1, 1) * eye
+    sol, lu_info = torch.linalg.solve_ex(M, R.mT)
+    singular = lu_info != 0  # e.g. two sources left with the same few coefficients: fall back to the pseudo-inverse
+    if bool(singular.any()):
+        sol = torch.where(singular.view(B, 1, 1), torch.linalg.pinv(M) @ R.mT, sol)
+    A = sol.mT
     if nonnegative:
         A = A.clamp_min(0)
     norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True)

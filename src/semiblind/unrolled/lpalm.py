@@ -179,8 +179,7 @@ class LPALM(UnrolledNet):
             self.theta = nn.Parameter(theta0.expand(_threshold_shape(P, n, threshold)).clone())
         if s_update in S_LAYERS:  # the learned S-update: the LISTA-family layer's own parameters
             for name, value in S_LAYERS[s_update].initial_parameters(A0, L_S, P, initialised=init is not None).items():
-                setattr(self, _S_PARAMETER_NAMES.get(name, name) if s_update == "ista-llt" else name,
-                        nn.Parameter(value))
+                setattr(self, _S_PARAMETER_NAMES.get(name, name), nn.Parameter(value))
         self.L_A = nn.Parameter(L_A.expand(P).clone())
 
     # ------------------------------------------------------------------------------------------ description
