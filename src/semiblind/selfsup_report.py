@@ -99,10 +99,11 @@ def write_selfsup_outputs(
         for ax in fig.axes:
             if ax.get_xlabel():
                 ax.set_xlabel(xlabel)
-    for name, fig in figs.items():
+    for name, fig in figs.items():  # rendered once: the HTML embeds these PNG files
         p = out / f"fig_{name}.png"
-        save_figure(fig, p)
+        save_figure(fig, p, dpi=100)
         paths[f"fig_{name}"] = p
+        figs[name] = p
     timing_rows, setting_rows = _tables(result)
     intro = (f"{read_line}\n\nSelf-supervised LPALM: a synthetic training set built from this image only "
              "(randomised VCA library, piecewise-linear augmentation, NNLS abundances modelled by a Dirichlet "
