@@ -1,0 +1,200 @@
+"""The LPALM paper's realistic protocol (Fahes, Kervazo, Bobin & Tupin, ICLR 2022, §3.2, App. A–B) on Cas A-like
+maps: the GGD-fitted training set, the starlet-detail test set (with or without pixel randomisation) and the
+direct-domain test cubes.
+
+Shapes: X ``(N, m, t)`` or ``(N, m, H, W)``, A ``(N, m, n)``, S ``(N, n, t)`` / ``(N, n, H, W)`` (channels first).
+
+* **Reference maps** (:func:`reference_maps`): Cas A-like maps (:func:`semiblind.data.sources.casa_like_maps`)
+  drawn from a seed stream that the test maps never use (``SeedSequence([seed, 0])`` for references,
+  ``[seed, 1]`` for test maps), so the GGD statistics are fitted on maps never used for testing.
+* **Training set** (App. B, :func:`ggd_fits`, :func:`training_set`): per source, a generalised Gaussian (mean,
+  scale, shape) fitted to the non-zero starlet detail coefficients of its reference map, and the fraction ``p``
+  of non-zero coefficients (:func:`semiblind.data.sources.fit_ggd_to_map`); each training source row holds
+  ``round(t·p)`` GGD draws and ``(1 − p)·t`` zeros, shuffled (:func:`semiblind.data.sources.sample_ggd_fit`);
+  rows of unit l2 norm; ``X = A S + N`` at 30 dB (:func:`semiblind.mixing.add_noise`). Default ``t = 3000``.
+* **Test set** (§3.2, :func:`detail_test_set`): Cas A-like maps in the first starlet detail domain
+  (:func:`semiblind.transforms.starlet_forward`, 2-D), pixels randomised independently per source
+  (:func:`semiblind.data.sources.randomize_pixels`; ``randomize=False`` keeps them, App. D.3), rows of unit l2
+  norm, 30 dB. The same call also returns the direct-domain cubes of the same maps and matrices
+  (:func:`direct_test_set`), which the nonnegative methods (MNNBU, SNMF-net, DNMF) need.
+* **Mixing matrices** (:func:`mixing_matrices`): the paper's 750 / 150 split of the 65-channel Cas A spectra
+  from ``../shared/data/xray`` (:func:`semiblind.data.casa.paper_mixing_matrices`, :func:`~semiblind.data.casa.
+  lpalm_split`), or, when that folder is absent (or ``source="simulator"``), matrices of the project's simulator
+  on the default 65-channel grid (:func:`semiblind.data.xray.sample_mixing_matrices`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._backend import make_rng
+from ..mixing import add_noise
+from ..transforms import starlet_forward
+from . import sources as _src
+from .mixtures import MixtureSet
+
+__all__ = [
+    "TRAIN_PIXELS",
+    "detail_test_set",
+    "direct_test_set",
+    "ggd_fits",
+    "mixing_matrices",
+    "reference_maps",
+    "training_set",
+]
+
+TRAIN_PIXELS = 3000
+"""t of the App. B training sources."""
+
+SNR_DB = 30.0
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Disjoint generators for the reference maps and the test maps of one seed."""
+    ss = np.random.SeedSequence(int(seed))
+    ref, test = ss.spawn(2)
+    return np.random.default_rng(ref), np.random.default_rng(test)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
+    return int(seed)
+
+
+def _check_image(image: Any) -> tuple[int, int]:
+    if (not isinstance(image, (tuple, list)) or len(image) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 8 for v in image)):
+        raise ValueError(f"image must be a pair (H, W) of ints >= 8; got {image!r}.")
+    return int(image[0]), int(image[1])
+
+
+def reference_maps(seed: int = 0, image: tuple[int, int] = (128, 128)) -> np.ndarray:
+    """The Cas A-like reference maps ``(4, H, W)`` (synchrotron, thermal, iron-1, iron-2) that the GGDs are
+    fitted to; drawn from the reference stream of ``seed``, never from the stream of the test maps."""
+    gen, _ = _streams(_check_seed(seed))
+    H, W = _check_image(image)
+    return _src.casa_like_maps(H, W, gen, normalize="max")
+
+
+def ggd_fits(maps: Any, n_scales: int = 1) -> list[_src.GGDFit]:
+    """One :class:`~semiblind.data.sources.GGDFit` per map of ``maps (n, H, W)``, fitted to the non-zero
+    coefficients of its first ``n_scales`` starlet detail scales (App. B; the test set uses scale 1)."""
+    arr = np.asarray(maps, dtype=np.float64)
+    if arr.ndim != 3:
+        raise ValueError(f"maps must be (n, H, W) reference images; got an array of shape {arr.shape}.")
+    return [_src.fit_ggd_to_map(r, n_scales) for r in arr]
+
+
+def mixing_matrices(source: str = "auto", *, n_train: int = 750, n_test: int = 150, data_path: Any = None,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(A_train (n_train, 65, 4), A_test (n_test, 65, 4), origin)``.
+
+    ``source="paper"``: the LPALM paper's 750 / 150 split of the shared 65-channel spectra (the first
+    ``n_train`` / ``n_test`` of each part, in the split's order); ``"simulator"``: fresh matrices of
+    :func:`semiblind.data.xray.sample_mixing_matrices` (default grid), training and test from disjoint seeds;
+    ``"auto"``: the paper's when the shared folder is found, the simulator's otherwise. ``origin`` says which.
+    """
+    if source not in ("auto", "paper", "simulator"):
+        raise ValueError(f"source must be 'auto', 'paper' or 'simulator'; got {source!r}.")
+    for name, v in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive int; got {v!r}.")
+    seed = _check_seed(seed)
+    if source in ("auto", "paper"):
+        from . import casa
+
+        try:
+            bank = casa.paper_mixing_matrices(data_path)
+        except FileNotFoundError:
+            if source == "paper":
+                raise
+        else:
+            tr, te = casa.lpalm_split(bank)
+            if n_train > tr.size or n_test > te.size:
+                raise ValueError(f"n_train and n_test must be at most {tr.size} and {te.size} with the paper's "
+                                 f"matrices; got {n_train} and {n_test}.")
+            return bank[tr[:n_train]], bank[te[:n_test]], "paper"
+    from .xray import sample_mixing_matrices
+
+    s_tr, s_te = np.random.SeedSequence([seed, 7]).spawn(2)
+    return (sample_mixing_matrices(n_train, rng=np.random.default_rng(s_tr)),
+            sample_mixing_matrices(n_test, rng=np.random.default_rng(s_te)), "simulator")
+
+
+def _mix(A: np.ndarray, S: np.ndarray, snr_db: float, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    Xc = np.einsum("bmn,bnt->bmt", A, S.reshape(S.shape[0], S.shape[1], -1))
+    X, N = add_noise(Xc, snr_db, gen, batched=True)
+    return X, N
+
+
+def training_set(A: Any, fits: list[_src.GGDFit], *, pixels: int = TRAIN_PIXELS, snr_db: float = SNR_DB,
+                 rng: Any = None, dtype: Any = "float32") -> MixtureSet:
+    """App. B training mixtures: for every matrix of ``A (N, m, n)``, sources drawn from ``fits`` (one per
+    source, :func:`semiblind.data.sources.sample_ggd_fit`: ``round(t·p)`` GGD draws, the rest zeros, shuffled,
+    unit-l2 rows), ``X = A S + N`` at ``snr_db``. Returns a :class:`MixtureSet` with ``meta["pixels"] = t``."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 3 or A.shape[2] != len(fits):
+        raise ValueError(f"A must be (N, m, n) with n = {len(fits)} (one GGD fit per source); got shape "
+                         f"{A.shape}.")
+    gen = make_rng(rng)
+    S = _src.sample_ggd_fit(fits, pixels, gen, n_samples=A.shape[0], normalize="l2")
+    X, N = _mix(A, S, snr_db, gen)
+    dt = np.float64 if str(dtype) == "float64" else np.float32
+    meta = {"protocol": "LPALM App. B (GGD fitted to Cas A-like starlet detail coefficients)",
+            "pixels": int(pixels), "snr_db": float(snr_db), "fits": [f.to_dict() for f in fits]}
+    return MixtureSet(X.astype(dt), A.astype(dt), S.astype(dt), N.astype(dt), meta=meta)
+
+
+def _test_maps(n_samples: int, image: tuple[int, int], seed: int) -> np.ndarray:
+    _, gen = _streams(seed)
+    return _src.casa_like_maps(*image, gen, n_maps=n_samples, normalize="max")
+
+
+def detail_test_set(A: Any, *, image: tuple[int, int] = (64, 64), randomize: bool = True, seed: int = 0,
+                    snr_db: float = SNR_DB, dtype: Any = "float32") -> MixtureSet:
+    """§3.2 test mixtures: for every matrix of ``A (N, m, n)``, Cas A-like maps (test stream of ``seed``) in
+    their first starlet detail scale, pixels randomised per source when ``randomize`` (App. D.3: not), unit-l2
+    rows, ``X = A S + N`` at ``snr_db``. X ``(N, m, H·W)``, S ``(N, n, H·W)`` (flat: randomised maps are not
+    images)."""
+    A = np.asarray(A, dtype=np.float64)
+    H, W = _check_image(image)
+    seed = _check_seed(seed)
+    maps = _test_maps(A.shape[0], (H, W), seed)
+    details, _ = starlet_forward(maps, 1, ndim=2)
+    S = details[:, :, 0].reshape(A.shape[0], maps.shape[1], H * W)
+    gen = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    if randomize:
+        S = _src.randomize_pixels(S, gen, batched=True)
+    S = _src.normalize_rows(S, "l2")
+    X, N = _mix(A, S, snr_db, gen)
+    dt = np.float64 if str(dtype) == "float64" else np.float32
+    meta = {"protocol": "LPALM §3.2 test set: first starlet detail scale of Cas A-like maps", "image": [H, W],
+            "randomize_pixels": bool(randomize), "snr_db": float(snr_db), "seed": seed}
+    return MixtureSet(X.astype(dt), A.astype(dt), S.astype(dt), N.astype(dt), meta=meta)
+
+
+def direct_test_set(A: Any, *, image: tuple[int, int] = (64, 64), randomize: bool = False, seed: int = 0,
+                    snr_db: float = SNR_DB, dtype: Any = "float32") -> MixtureSet:
+    """The direct-domain cubes of the maps of :func:`detail_test_set` (same ``A``, ``image`` and ``seed``):
+    nonnegative unit-l2 maps, ``X = A S + N`` at ``snr_db``; ``(N, m, H, W)`` cubes, or flat ``(N, m, H·W)``
+    with the pixels randomised per source when ``randomize``."""
+    A = np.asarray(A, dtype=np.float64)
+    H, W = _check_image(image)
+    seed = _check_seed(seed)
+    maps = _test_maps(A.shape[0], (H, W), seed)
+    S = maps.reshape(A.shape[0], maps.shape[1], H * W)
+    gen = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    if randomize:
+        S = _src.randomize_pixels(S, gen, batched=True)
+    S = _src.normalize_rows(S, "l2")
+    X, N = _mix(A, S, snr_db, gen)
+    dt = np.float64 if str(dtype) == "float64" else np.float32
+    meta = {"protocol": "direct-domain Cas A-like cubes", "image": [H, W], "randomize_pixels": bool(randomize),
+            "snr_db": float(snr_db), "seed": seed}
+    B, m, n = A.shape
+    pix = (H * W,) if randomize else (H, W)
+    return MixtureSet(X.reshape(B, m, *pix).astype(dt), A.astype(dt), S.reshape(B, n, *pix).astype(dt),
+                      N.reshape(B, m, *pix).astype(dt), meta=meta)

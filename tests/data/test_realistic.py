@@ -1,0 +1,67 @@
+"""The realistic protocol's data (LPALM paper §3.2, App. B): GGD training set, detail-domain and direct test sets."""
+
+import numpy as np
+import pytest
+
+from semiblind.data import realistic
+from semiblind.mixing import realised_snr_db
+
+
+@pytest.fixture(scope="module")
+def fits():
+    return realistic.ggd_fits(realistic.reference_maps(0, (64, 64)))
+
+
+def _A(n=3, seed=0):
+    return realistic.mixing_matrices("simulator", n_train=n, n_test=n, seed=seed)
+
+
+def test_training_set_follows_the_fitted_statistics(fits):
+    A_tr, _, origin = _A(4)
+    assert origin == "simulator"
+    ms = realistic.training_set(A_tr, fits, pixels=3000, rng=1)
+    assert ms.X.shape == (4, A_tr.shape[1], 3000) and ms.S.shape == (4, 4, 3000)
+    # the fraction of non-zeros of every source row is the fitted p; rows have unit l2 norm; 30 dB
+    frac = (ms.S != 0).mean(axis=(0, 2))
+    np.testing.assert_allclose(frac, [f.p for f in fits], atol=1.5 / 3000)
+    np.testing.assert_allclose(np.linalg.norm(ms.S, axis=-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(realised_snr_db(ms.X - ms.noise, ms.noise), 30.0, atol=1e-3)
+    again = realistic.training_set(A_tr, fits, pixels=3000, rng=1)
+    np.testing.assert_array_equal(ms.X, again.X)
+
+
+def test_detail_test_set_randomised_and_not(fits):
+    _, A_te, _ = _A(2)
+    rnd = realistic.detail_test_set(A_te, image=(32, 32), randomize=True, seed=3)
+    keep = realistic.detail_test_set(A_te, image=(32, 32), randomize=False, seed=3)
+    assert rnd.S.shape == keep.S.shape == (2, 4, 1024)
+    # same coefficients, permuted per source: equal sorted values, different order
+    np.testing.assert_allclose(np.sort(rnd.S, axis=-1), np.sort(keep.S, axis=-1), atol=1e-6)
+    assert not np.allclose(rnd.S, keep.S)
+    # detail coefficients have both signs and zero mean-ish; rows of unit norm
+    assert (keep.S < 0).any() and (keep.S > 0).any()
+    np.testing.assert_allclose(np.linalg.norm(keep.S, axis=-1), 1.0, rtol=1e-5)
+    direct = realistic.direct_test_set(A_te, image=(32, 32), seed=3)
+    assert direct.X.shape == (2, A_te.shape[1], 32, 32) and (direct.S >= 0).all()
+
+
+def test_reference_maps_are_not_test_maps():
+    ref = realistic.reference_maps(0, (32, 32))
+    _, A_te, _ = _A(1)
+    direct = realistic.direct_test_set(A_te, image=(32, 32), seed=0)
+    ref_n = ref / np.linalg.norm(ref.reshape(4, -1), axis=-1)[:, None, None]
+    assert not np.allclose(ref_n, direct.S[0], atol=1e-3)
+
+
+def test_paper_matrices_split(shared_xray):
+    A_tr, A_te, origin = realistic.mixing_matrices("paper", n_train=750, n_test=150, data_path=shared_xray)
+    assert origin == "paper" and A_tr.shape == (750, 65, 4) and A_te.shape == (150, 65, 4)
+
+
+def test_bad_arguments_name_themselves(fits):
+    with pytest.raises(ValueError, match="source"):
+        realistic.mixing_matrices("nowhere")
+    with pytest.raises(ValueError, match="image"):
+        realistic.detail_test_set(np.ones((1, 65, 4)), image=(4, 4))
+    with pytest.raises(ValueError, match="A must be"):
+        realistic.training_set(np.ones((1, 65, 3)), fits)
