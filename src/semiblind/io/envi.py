@@ -74,8 +74,8 @@ def load_envi(path: str | Path) -> Cube:
         energies = np.asarray(centers, dtype=float)
         unit = getattr(img.bands, "band_unit", None) or img.metadata.get("wavelength units") or None
     meta = {"header": str(header), "interleave": str(img.metadata.get("interleave", ""))}
-    if "reflectance scale factor" in img.metadata:  # used by semiblind.io.scenes.scale_bands
-        meta["reflectance scale factor"] = str(img.metadata["reflectance scale factor"]).strip()
+    if "reflectance scale factor" in img.metadata:  # spectral's load() has already divided by it
+        meta["reflectance scale factor applied"] = str(img.metadata["reflectance scale factor"]).strip()
     if "description" in img.metadata:
         meta["description"] = str(img.metadata["description"]).strip()
     return Cube(X=X, energies=energies, spectral_unit=unit, meta=meta, source=path, format="envi")

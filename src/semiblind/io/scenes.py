@@ -4,7 +4,8 @@ line saying what was read.
 
 Band scaling (``scaling``):
 
-- ``"auto"`` (default): an ENVI ``reflectance scale factor`` in the header is applied when present; otherwise
+- ``"auto"`` (default): an ENVI ``reflectance scale factor`` in the header is applied when present (the ENVI
+  reader applies it while reading); otherwise
   data whose values are all integers and whose maximum is above 1.5 are taken as **integer-coded** — as
   reflectance ×10⁴ when the maximum is at most 16,000 (AVIRIS / HySUPP convention: divided by 10⁴), as raw
   digital numbers above that (divided by their maximum); non-integer data with a maximum above 1.5 are divided
@@ -105,14 +106,17 @@ def read_scene(
     keep = np.setdiff1d(np.arange(m), drop)
     if keep.size < 2:
         raise ValueError(f"--drop-bands must leave at least 2 of the {m} bands; got {keep.size} left.")
+    meta_in = cube.meta if isinstance(cube.meta, dict) else {}
     factor = None
-    hdr = cube.meta.get("reflectance scale factor") if isinstance(cube.meta, dict) else None
-    if hdr is not None:
+    if meta_in.get("reflectance scale factor") is not None:  # a factor the reader left to apply
         try:
-            factor = float(hdr)
+            factor = float(meta_in["reflectance scale factor"])
         except (TypeError, ValueError):
             factor = None
     Xs, how = scale_bands(X[keep], scaling, factor=factor)
+    if meta_in.get("reflectance scale factor applied") is not None:
+        applied = meta_in["reflectance scale factor applied"]
+        how = f"divided by the header's reflectance scale factor {applied}, then {how}"
     if not np.all(np.isfinite(Xs)):
         bad = int((~np.isfinite(Xs)).sum())
         raise ValueError(f"INPUT {str(path)!r} holds {bad} NaN or infinite value(s) in the kept bands; drop those "
