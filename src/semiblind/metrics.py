@@ -37,6 +37,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ._validation import _shape_str, check_array, check_finite
+from .prox import project_columns_sphere
 
 __all__ = ["align", "aligned_nmse", "bss_eval", "evaluate", "match", "nmse", "nmse_db", "sad", "sad_db",
            "sad_db_of_mean_angle"]
@@ -100,9 +101,8 @@ def _mean_db(x: torch.Tensor) -> torch.Tensor:
 
 
 def _unit_columns(M: torch.Tensor) -> torch.Tensor:
-    """Columns divided by their l2 norm; all-zero columns stay zero."""
-    norms = torch.linalg.vector_norm(M, dim=-2, keepdim=True)
-    return M / torch.where(norms > 0, norms, torch.ones_like(norms))
+    """Columns divided by their l2 norm; all-zero columns stay zero (:func:`semiblind.prox.project_columns_sphere`)."""
+    return project_columns_sphere(M, eps=torch.finfo(M.dtype).tiny)
 
 
 def _cosines(est: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
