@@ -51,14 +51,14 @@ def _fmt(x: float) -> str:
 
 
 def _num(x: Any) -> Any:
-    """JSON-friendly numbers (infinite values as the strings 'inf' / '-inf')."""
+    """JSON-friendly numbers; non-finite ones become null when written (the policy of :mod:`semiblind._json`)."""
     if isinstance(x, np.ndarray):
         return [_num(v) for v in x.tolist()]
     if isinstance(x, list):
         return [_num(v) for v in x]
     if isinstance(x, (float, np.floating)):
         x = float(x)
-        return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+        return x
     if isinstance(x, np.integer):
         return int(x)
     return x
