@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ._files import atomic_write_text
+from ._json import dumps as json_dumps
 from ._json import to_jsonable
 from .plot import new_figure, plot_maps, plot_spectra, plot_spectra_family, save_figure
 from .report import format_table, write_report
@@ -129,5 +130,5 @@ def write_selfsup_outputs(
     md += [f"![{name}](fig_{name}.png)" for name in figs] + [""]
     paths["markdown"] = atomic_write_text(out / "report.md", "\n".join(md))
     summary = {"A_shape": list(result.A.shape), "S_shape": list(result.S.shape), **info}
-    paths["summary"] = atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2) + "\n")
+    paths["summary"] = atomic_write_text(out / "summary.json", json_dumps(summary, indent=2) + "\n")
     return paths

@@ -75,3 +75,19 @@ def test_no_module_writes_json_around_the_policy():
             if "json.dump(" in line or ("json.dumps(" in line and ("write" in line or "atomic" in line)):
                 offenders.append(f"{f.relative_to(root)}:{i}")
     assert offenders == []
+
+
+def test_evaluate_json_is_strict_even_for_a_perfect_result(tmp_path):
+    """A perfect estimate has infinite SNRs: written as null, never as the invalid token Infinity."""
+    from semiblind import io
+    from semiblind.cli import main
+
+    g = np.random.default_rng(0)
+    A, S = g.random((6, 2)), g.random((2, 30))
+    np.savez(tmp_path / "truth.npz", X=A @ S, A=A, S=S)
+    io.save_result(tmp_path / "res.npz", A, S, info={"method": "oracle"})
+    assert main(["evaluate", str(tmp_path / "res.npz"), "--truth", str(tmp_path / "truth.npz"), "--json",
+                 str(tmp_path / "m.json")]) == 0
+    text = (tmp_path / "m.json").read_text()
+    strict(text)
+    assert "Infinity" not in text and "NaN" not in text and '"inf"' not in text
