@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from .._backend import as_tensor, make_rng, resolve_dtype, to_numpy
+from .._backend import as_tensor, make_rng, resolve_dtype, spectral_norm_sq, to_numpy
 from .._validation import NONE, Interval, Options, check_data, check_initial_mixing, check_n_sources
 from ..prox import project_columns_l2_ball, project_columns_sphere
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
@@ -154,10 +154,12 @@ def palm(
     def step(k, state, ctx):
         A, S = state["A"], state["S"]
         W, theta = palm_step_params(A, lam_b)
+        WtX = W.mT @ Xt
         trace = None
-        if ctx.record:  # objective at the current iterate (before this step), first sample
-            trace = {"objective": _objective_gram(X0_sq, A[0].mT @ Xt[0], A[0].mT @ A[0], S[0], lam_b[0, 0, 0])}
-        S_new = sparse_step_s(S, A, Xt, W, theta, WtX=W.mT @ Xt)
+        if ctx.record:  # objective at the current iterate (before this step), first sample; AᵀX = L_S·WᵀX
+            AtX0 = WtX[0] * spectral_norm_sq(A[0])
+            trace = {"objective": _objective_gram(X0_sq, AtX0, A[0].mT @ A[0], S[0], lam_b[0, 0, 0])}
+        S_new = sparse_step_s(S, A, Xt, W, theta, WtX=WtX)
         SSt = S_new @ S_new.mT  # shared by L_A = ‖SSᵀ‖₂ and the A step
         A_new = gradient_step_a(A, S_new, Xt, palm_step_size_a(SSt), SSt=SSt)
         dS = torch.linalg.vector_norm(S_new - S, dim=(-2, -1))
