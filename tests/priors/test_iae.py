@@ -47,7 +47,8 @@ def test_barycentric_weights_rank_deficient_anchors_are_finite_and_minimal():
     assert torch.isfinite(lam).all()
     torch.testing.assert_close(lam.sum(-1), torch.ones(2, dtype=torch.float64))
     torch.testing.assert_close(lam @ Phi.T, z, rtol=1e-6, atol=1e-6)  # still an exact fit
-    torch.testing.assert_close(lam[:, 0], lam[:, 1], rtol=1e-6, atol=1e-6)  # minimum norm: the weight is split between the twins
+    # minimum norm: the weight is split between the twins
+    torch.testing.assert_close(lam[:, 0], lam[:, 1], rtol=1e-6, atol=1e-6)
     Q = sum_to_one_basis(4, dtype=torch.float64)
     torch.testing.assert_close(Q.T @ Q, torch.eye(3, dtype=torch.float64))
     torch.testing.assert_close(Q.sum(0), torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-12)
