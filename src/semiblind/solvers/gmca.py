@@ -233,7 +233,9 @@ def gmca_update_a(
     if nonnegative:
         A = A.clamp_min(0)
     norms = torch.linalg.vector_norm(A, dim=-2, keepdim=True)
-    A = A / norms.clamp_min(torch.finfo(A.dtype).tiny)
+    A = A / norms.clamp_min(torch.finfo(A.dtype).tiny)  # a division, kept bit for bit: see below
+    # Not prox.project_columns_sphere (a product with 1/norm): one ulp of difference in A changes which
+    # coefficients the next thresholds keep, and float32 runs then drift apart by up to 1e-2 in S.
     if A_prev is not None:
         A = torch.where(norms > 0, A, A_prev)
     return A
