@@ -20,9 +20,9 @@ The demo is the library's front door (issue #6). In one call, :func:`run_demo`
 Settings that are not the methods' defaults, and why (all computed from the data, never from the truth):
 
 - **LPALM** runs with the separator's default ``input_scale="energy"`` (X brought to the energy of the
-  training mixtures, ``‖X‖²_F = n``, and S scaled back; see :class:`semiblind.unrolled.lpalm.LPALMSeparator`).
+  training mixtures, ``‖X‖²_F = n``, and S scaled back; see :class:`semiblind.estimators.lpalm.LPALMSeparator`).
   On the demo cube the factor is close to 1; matching the energy *per pixel* instead (``c ≈ sqrt(t / 500)``,
-  the training mixtures having 500 pixels) makes LPALM fail (NMSE(A) > 1 in trial runs).
+  the training mixtures having 500 pixels) makes LPALM fail (measured in ``docs/results.md``, "Front door").
 - **PALM**: ``λ = 0.03 · λ_max`` with ``λ_max = ‖A0ᵀX‖_∞`` for the random unit-column start ``A0`` drawn from
   the seed (:func:`semiblind.solvers.palm.initial_mixing`; the scale used by
   :func:`semiblind.solvers.palm.select_lambda`). The fraction was fixed once from trial runs at other seeds.
@@ -234,9 +234,9 @@ def run_demo(
     progress : show a progress bar (tqdm, on stderr) over the steps.
     methods : restrict to these names of :data:`DEMO_METHODS` (default: all that are installed).
     threads : torch intra-op threads while the demo runs (restored afterwards); ``None`` keeps torch's
-        setting. Default 1: the demo's arrays (65 × 16384) are too small to gain from more, and on a 2-core
-        machine with other work running, two threads made PALM's element-wise steps about 20 times slower
-        (300 iterations: 0.8 s with one thread, 16 s with two, CPU time alike).
+        setting. Default 1: the demo's arrays (65 × 16384) are too small to gain from more, and on a busy 2-core
+        machine two threads made PALM's element-wise steps much slower (timings in ``docs/results.md``,
+        "Front door").
 
     Returns
     -------

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"--out must end in .npz or .fits (the result format is chosen by extension); got "
                          f"{args.out!r}.") from None
-    check_output_path(args.out, overwrite=args.overwrite, argument="--out")
+    check_output_path(args.out, overwrite=args.overwrite, argument="--out", inputs=[args.input])
     cls = get_method(args.method)
     params = parse_set(args.set)
     cube = io.load_input(args.input, index=args.index)

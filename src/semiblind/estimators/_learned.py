@@ -82,7 +82,7 @@ class LearnedSeparator(BaseSeparator):
             if self.needs_model_file:
                 raise ValueError(
                     f"model must be given for method {self.name!r} (a folder written by `semiblind train "
-                    f"{self.name}` or model.save()); got None."
+                    f"{self.name}` or semiblind.training.save_model()); got None."
                 )
             label = find_shipped_model(m, self.n_sources, classes=self.model_classes, energies=self.energies)
             net = load_model(label)

@@ -1,16 +1,10 @@
-"""Training checkpoints without pickles: tensors in safetensors, everything else in JSON, committed
-atomically.
+"""Training checkpoints without pickles: tensors in safetensors, everything else in JSON, committed atomically.
 
-A checkpoint folder holds ``state-<epoch>.safetensors`` (model weights ``model/…``, best weights ``best/…``
-and the
-Adam state tensors ``optim/<param index>/<key>``) and ``state.json`` (epoch, best score, counters, the
-optimiser's
-hyper-parameter groups, the RNG scheme and the log position, and the name of the tensor file). The tensor
-file is
-written first under a new name, then ``state.json`` is replaced atomically (the commit point), then older
-tensor
-files are deleted; a run killed at any moment therefore leaves either the previous or the new checkpoint
-intact.
+A checkpoint folder holds ``state-<epoch>.safetensors`` (model weights ``model/…``, best weights ``best/…`` and the
+Adam state tensors ``optim/<param index>/<key>``) and ``state.json`` (epoch, best score, counters, the optimiser's
+hyper-parameter groups, the RNG scheme and the log position, and the name of the tensor file). The tensor file is
+written first under a new name, then ``state.json`` is replaced atomically (the commit point), then older tensor
+files are deleted; a run killed at any moment therefore leaves either the previous or the new checkpoint intact.
 The Adam state is rebuilt from these tensors with ``optimizer.load_state_dict`` (no ``torch.load``).
 
 ``state.json`` also records the network's architecture (``model``) and a fingerprint of the training data
@@ -40,8 +34,7 @@ STATE_JSON = "state.json"
 def optimizer_tensors(
     optimizer: torch.optim.Optimizer,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """Split ``optimizer.state_dict()`` into tensors (``"<param index>/<key>"``) and JSON-able parameter
-    groups."""
+    """Split ``optimizer.state_dict()`` into tensors (``"<param index>/<key>"``) and JSON-able parameter groups."""
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     for idx, st in sd["state"].items():

@@ -1,19 +1,13 @@
 """The training loop shared by every unrolled network (LPALM, LISTA family; later unrolled MU and the IAE).
 
-Paper settings (LPALM, Fahes et al. ICLR 2022, §4): loss eq. 9, Adam with β = (0.9, 0.999), learning rate
-1e-4,
-batch size 1, 100 epochs — all configurable. Every epoch: a pass over the shuffled training set, a validation
-pass
+Paper settings (LPALM, Fahes et al. ICLR 2022, §4): loss eq. 9, Adam with β = (0.9, 0.999), learning rate 1e-4,
+batch size 1, 100 epochs — all configurable. Every epoch: a pass over the shuffled training set, a validation pass
 (loss and per-layer NMSE of S and A), the best weights kept, a JSON-lines log record, and a checkpoint.
 
-Determinism. Shuffling uses a ``torch.Generator`` seeded for each epoch from ``SeedSequence([seed, epoch])``;
-no
-global random state is read. A run stopped at any moment and resumed with ``resume=True`` (same arguments)
-ends
-with bit-identical weights to an uninterrupted run: the checkpoint (see :mod:`semiblind.training.checkpoint`)
-holds
-the model, the Adam state, the best weights, the counters and the log position, and the log is truncated back
-to
+Determinism. Shuffling uses a ``torch.Generator`` seeded for each epoch from ``SeedSequence([seed, epoch])``; no
+global random state is read. A run stopped at any moment and resumed with ``resume=True`` (same arguments) ends
+with bit-identical weights to an uninterrupted run: the checkpoint (see :mod:`semiblind.training.checkpoint`) holds
+the model, the Adam state, the best weights, the counters and the log position, and the log is truncated back to
 that position on resume.
 """
 
@@ -63,13 +57,11 @@ class Dataset:
 class TrainResult:
     """What :func:`train` returns.
 
-    model : the network with the best weights (lowest validation loss, or training loss without a validation
-    set).
+    model : the network with the best weights (lowest validation loss, or training loss without a validation set).
     history : one dict per epoch (the log records).
     best_epoch : 1-based epoch of the best weights; best_loss : its score.
     epochs_run : epochs completed (including those before a resume); stopped_early : early stopping fired.
-    seconds : wall-clock time of this call; out_dir : where the model, log and checkpoint were written (or
-    None).
+    seconds : wall-clock time of this call; out_dir : where the model, log and checkpoint were written (or None).
     """
 
     model: UnrolledNet
@@ -219,8 +211,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss and per-layer mean NMSE of S (and A for networks that estimate it) on a dataset.
 
-    Returns ``{"loss", "nmse_S", "nmse_A", "nmse_S_layers", "nmse_A_layers"}`` (means over samples; the A
-    entries
+    Returns ``{"loss", "nmse_S", "nmse_A", "nmse_S_layers", "nmse_A_layers"}`` (means over samples; the A entries
     are None for S-only networks).
     """
     ds = data if isinstance(data, Dataset) else as_dataset(data, name="data", dtype=model.dtype)
@@ -275,15 +266,12 @@ def train(
     device: Any = None,
     description: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train an unrolled network with Adam on ``(X, A, S)`` triplets (LPALM paper, Fahes et al. 2022, §4, eq.
-    9).
+    """Train an unrolled network with Adam on ``(X, A, S)`` triplets (LPALM paper, Fahes et al. 2022, §4, eq. 9).
 
     Parameters
     ----------
-    model : an :class:`~semiblind.unrolled.base.UnrolledNet` (e.g. from :func:`build_model`); trained in
-    place.
-    train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)`` or ``.npz`` path (see
-    :func:`as_dataset`).
+    model : an :class:`~semiblind.unrolled.base.UnrolledNet` (e.g. from :func:`build_model`); trained in place.
+    train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)`` or ``.npz`` path (see :func:`as_dataset`).
     epochs, lr, batch_size : paper defaults 100, 1e-4, 1. Adam uses β = (0.9, 0.999).
     seed : shuffling seed (a per-epoch ``torch.Generator``; no global RNG is used).
     loss : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A) at the last layer, batch mean), ``"angle"`` (NMSE(S) + mean

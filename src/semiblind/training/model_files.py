@@ -63,8 +63,7 @@ def network_classes() -> dict[str, type]:
 
 
 def model_config(model: UnrolledNet) -> dict[str, Any]:
-    """The ``config.json`` dictionary of ``model`` (architecture, data contract, training, validation,
-    version)."""
+    """The ``config.json`` dictionary of ``model`` (architecture, data contract, training, validation, version)."""
     arch = model.architecture()
     contract = dict(getattr(model, "contract", {}) or {})
     pre = {"normalisation": "none", "wavelet": "starlet" if arch.get("wavelet") else "none"}
@@ -88,8 +87,7 @@ def model_config(model: UnrolledNet) -> dict[str, Any]:
 
 
 def save_model(model: UnrolledNet, directory: str | os.PathLike, *, overwrite: bool = True) -> Path:
-    """Write ``model`` as ``directory/model.safetensors`` + ``directory/config.json`` (each written
-    atomically).
+    """Write ``model`` as ``directory/model.safetensors`` + ``directory/config.json`` (each written atomically).
 
     The folder is created if needed (its parent must exist). With ``overwrite=False`` an existing model in the
     folder raises ``FileExistsError``.
@@ -216,8 +214,7 @@ def _resolve_dir(name_or_dir: str | os.PathLike) -> Path:
     if p.suffix.lower() in PICKLE_SUFFIXES and (p.is_file() or not p.exists()):
         raise ValueError(
             f"model {str(p)!r} is a pickle-based file ({p.suffix}); semiblind never loads pickles because "
-            f"they can "
-            "run arbitrary code: pass a folder with model.safetensors and config.json."
+            "they can run arbitrary code: pass a folder with model.safetensors and config.json."
         )
     if p.is_dir():
         return p
@@ -244,8 +241,8 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
         if pickles:
             raise ValueError(
                 f"model folder {str(d)!r} holds pickle-based weights ({', '.join(pickles)}) and no "
-                f"{CONFIG_NAME}; "
-                "semiblind never loads pickles: save the model with model.save() or `semiblind train`."
+                f"{CONFIG_NAME}; semiblind never loads pickles: save the model with semiblind.training.save_model() "
+                "or `semiblind train`."
             )
         raise FileNotFoundError(f"model folder {str(d)!r} has no {CONFIG_NAME}.")
     try:
@@ -302,13 +299,11 @@ def load_model(
     m: int | None = None,
     n: int | None = None,
 ) -> UnrolledNet:
-    """Load a model folder (``config.json`` + ``model.safetensors``) or a shipped model by name (e.g.
-    ``"lpalm-xray65"``).
+    """Load a model folder (``config.json`` + ``model.safetensors``) or a shipped model by name
+    (e.g. ``"lpalm-xray65"``).
 
-    ``dtype``: ``"float32"``/``"float64"`` (default: as stored). ``m``/``n``: the channel and source counts
-    of the
-    data it will be applied to; a mismatch raises ``ValueError`` stating both numbers. The model is returned
-    in
+    ``dtype``: ``"float32"``/``"float64"`` (default: as stored). ``m``/``n``: the channel and source counts of the
+    data it will be applied to; a mismatch raises ``ValueError`` stating both numbers. The model is returned in
     ``eval()`` mode with ``model.name`` set to the shipped name or the folder path.
     """
     d = _resolve_dir(name_or_dir)
