@@ -69,8 +69,8 @@ PALM_LAMBDA_FRACTION = 0.03
 # Iteration caps (default run, quick run).
 CAPS: dict[str, tuple[int, int]] = {"gmca": (200, 100), "palm": (2000, 1000), "hals": (200, 100)}
 
-DEMO_METHODS = ("lpalm", "gmca", "palm", "hals", "sgmca", "almu")
-"""The methods the demo tries, in table order; those not installed (sGMCA, ALMU before they land) are left
+DEMO_METHODS = ("lpalm", "gmca", "palm", "hals", "sgmca", "nalmu", "almu")
+"""The methods the demo tries, in table order; those not installed are left
 out, those that fail on the demo data are listed with the reason."""
 
 TABLE_COLUMNS = ("method", "NMSE A", "NMSE S", "SAD A (dB)", "SDR (dB)", "seconds", "iterations")
