@@ -29,14 +29,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, metavar="TRAIN.npz", help="training set (X, A, S)")
     p.add_argument("--valid", metavar="VALID.npz", help="validation set (X, A, S); default: none")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
-    p.add_argument("--layers", type=int, default=25, help="number of layers K (default 25)")
-    p.add_argument("--epochs", type=int, default=100, help="epochs (default 100, the paper's)")
-    p.add_argument("--batch-size", type=int, default=1, help="batch size (default 1, the paper's)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="number of layers K (default 25; nalmu 50, almu 25 + 25)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 100, the LPALM paper's; nalmu/almu 20)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 1, the LPALM paper's; "
+                   "nalmu/almu 25)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4, the LPALM paper's; "
+                   "nalmu 1e-2, almu 1e-3)")
+    p.add_argument("--init-from", metavar="NALMU_DIR", default=None,
+                   help="almu only: a trained NALMU model for the first stage (default: train it first)")
     p.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
-    p.add_argument("--loss", default="nmse", choices=("nmse", "angle", "sad", "cosine", "nmse_s"),
+    p.add_argument("--loss", default=None, choices=("nmse", "angle", "sad", "cosine", "nmse_s"),
                    help="training loss (default nmse: NMSE(S) + NMSE(A), LPALM paper eq. 9; angle or sad: NMSE(S) + "
-                   "mean spectral angle of A)")
+                   "mean spectral angle of A; nalmu/almu always use their paper's eq. 3)")
     p.add_argument("--threshold", default=None, choices=("scalar", "per-source"),
                    help="one threshold per layer (scalar, the default) or per layer and source")
     p.add_argument("--tied", action="store_true", help="share the parameters across layers")
@@ -56,6 +61,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..training import build_model, kinds, load_npz_dataset, train
+    from ..training.engine import trainers
 
     kind = kinds()[args.kind]
     options: dict[str, Any] = {}
@@ -69,14 +75,29 @@ def run(args: argparse.Namespace) -> int:
         options[key] = value
     train_set = load_npz_dataset(args.train)
     valid_set = load_npz_dataset(args.valid) if args.valid else None
-    model = build_model(args.kind, train_set, layers=args.layers, dtype=args.dtype, **options)
-    result = train(
-        model, train_set, valid_set,
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, loss=args.loss,
-        early_stopping=args.early_stopping, out_dir=args.out, resume=args.resume, overwrite=args.overwrite,
-        progress=not args.quiet,
-        description={"train_file": str(args.train), "valid_file": str(args.valid) if args.valid else None},
-    )
+    description = {"train_file": str(args.train), "valid_file": str(args.valid) if args.valid else None}
+    trainer = trainers().get(args.kind)
+    schedule = {"layers": args.layers, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
+    if trainer is not None:  # a kind with its own procedure (e.g. ALMU's two stages) and defaults
+        for flag, value in (("--loss", args.loss), ("--early-stopping", args.early_stopping)):
+            if value is not None:
+                raise ValueError(f"{flag} is not an option of kind {args.kind!r} (it trains with its paper's loss).")
+        result = trainer(train_set, valid_set, out_dir=args.out, resume=args.resume, overwrite=args.overwrite,
+                         progress=not args.quiet, dtype=args.dtype, description=description,
+                         init_from=args.init_from, options=options, seed=args.seed,
+                         **{k: v for k, v in schedule.items() if v is not None})
+    else:
+        if args.init_from is not None:
+            raise ValueError(f"--init-from is an option of kind 'almu'; got it for kind {args.kind!r}.")
+        defaults = {"layers": 25, "epochs": 100, "lr": 1e-4, "batch_size": 1}
+        schedule = {k: defaults[k] if v is None else v for k, v in schedule.items()}
+        model = build_model(args.kind, train_set, layers=schedule["layers"], dtype=args.dtype, **options)
+        result = train(
+            model, train_set, valid_set,
+            epochs=schedule["epochs"], lr=schedule["lr"], batch_size=schedule["batch_size"], seed=args.seed,
+            loss=args.loss or "nmse", early_stopping=args.early_stopping, out_dir=args.out, resume=args.resume,
+            overwrite=args.overwrite, progress=not args.quiet, description=description,
+        )
     val = result.model.contract.get("validation", {})
     parts = [f"trained {type(result.model).__name__} ({result.model.layers} layers) for {result.epochs_run} "
              f"epoch(s); best epoch {result.best_epoch}"]

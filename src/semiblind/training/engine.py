@@ -154,6 +154,26 @@ def kinds() -> dict[str, Kind]:
     return _registry.kinds()
 
 
+_TRAINERS: dict[str, Any] = {}
+
+
+def register_trainer(kind: str, trainer: Any) -> None:
+    """Give the kind ``kind`` its own training procedure for ``semiblind train`` (e.g. ALMU's two stages), used
+    instead of :func:`build_model` + :func:`train`. ``trainer(train_set, valid_set, *, out_dir, resume, overwrite,
+    progress, dtype, description, init_from, options, [layers, epochs, lr, batch_size, seed]) -> TrainResult``;
+    the schedule arguments are passed only when given on the command line (the trainer's defaults apply
+    otherwise)."""
+    if not callable(trainer):
+        raise TypeError(f"trainer must be callable; got {type(trainer).__name__}.")
+    _TRAINERS[str(kind)] = trainer
+
+
+def trainers() -> dict[str, Any]:
+    """Kind → registered trainer (the modules of :mod:`semiblind.training` are imported first)."""
+    _registry.discover("semiblind.training")
+    return dict(sorted(_TRAINERS.items()))
+
+
 def build_model(
     kind: str,
     train_set: Any,
@@ -464,4 +484,5 @@ def train(
                        out_dir=out)
 
 
-__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds", "load_npz_dataset", "train"]
+__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds", "load_npz_dataset",
+           "register_trainer", "train", "trainers"]

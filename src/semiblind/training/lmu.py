@@ -8,6 +8,10 @@ and the eq. 3 loss (:class:`semiblind.training.lmu_loss.LMUSADLoss`).
   first stage is written to ``out_dir/nalmu-stage`` and the final model to ``out_dir``; both stages checkpoint
   every epoch and resume exactly (``resume=True``), as the engine does.
 
+Both are registered as the trainers of the kinds ``nalmu`` and ``almu``
+(:func:`semiblind.training.engine.register_trainer`), which ``semiblind train`` uses instead of the engine's
+single-stage default.
+
 Paper schedule (Kervazo, Chetoui & Cohen 2024): Adam, lr 1e-5, mini-batch 25, 2,000 epochs on 750 mixtures of
 16,384 pixels — a GPU budget. The defaults here (lr 1e-2 for the masks' log-weights, 1e-3 for the MLPs, batch 25,
 tens of epochs on a few hundred 32 × 32 mixtures) are what two CPU cores afford; the scripts and experiments say
@@ -22,7 +26,7 @@ from typing import Any
 
 from ..unrolled.lmu import ALMU, NALMU
 from .checkpoint import has_checkpoint
-from .engine import CHECKPOINT_DIR, TrainResult, as_dataset, train
+from .engine import CHECKPOINT_DIR, TrainResult, as_dataset, register_trainer, train
 from .lmu_loss import LMUSADLoss, linear_layer_weights
 from .model_files import load_model
 
@@ -92,3 +96,36 @@ def train_almu(train_set: Any, valid_set: Any = None, *, layers: int = 50, nalmu
                    loss=LMUSADLoss(weights), out_dir=out, resume=resume_second, overwrite=overwrite,
                    progress=progress, description=desc)
     return second, first
+
+
+# ------------------------------------------------------------------------------------------------ `semiblind train`
+
+_SCHEDULE = ("layers", "epochs", "lr", "batch_size", "seed")
+
+
+def _cli_nalmu(train_set: Any, valid_set: Any = None, *, init_from: Any = None, options: dict | None = None,
+               **kwargs: Any) -> TrainResult:
+    """``semiblind train nalmu``: :func:`train_nalmu` (defaults 50 layers, 20 epochs, lr 1e-2, batch 25)."""
+    if init_from is not None:
+        raise ValueError("--init-from is an option of kind 'almu' (a trained NALMU for its first stage); got it "
+                         "for kind 'nalmu'.")
+    if options:
+        raise ValueError(f"kind 'nalmu' takes no --set options; got {', '.join(sorted(options))}.")
+    return train_nalmu(train_set, valid_set, **kwargs)
+
+
+def _cli_almu(train_set: Any, valid_set: Any = None, *, init_from: Any = None, options: dict | None = None,
+              **kwargs: Any) -> TrainResult:
+    """``semiblind train almu``: :func:`train_almu`, both stages, or the second from ``--init-from NALMU_DIR``
+    (defaults 25 + 25 layers, 20 epochs, lr 1e-3 for the MLPs and 1e-2 for the first stage, batch 25).
+    ``--set nalmu_layers=K`` sets the first stage's depth."""
+    opts = dict(options or {})
+    nalmu_layers = opts.pop("nalmu_layers", None)
+    if opts:
+        raise ValueError(f"kind 'almu' takes only --set nalmu_layers=K; got {', '.join(sorted(opts))}.")
+    second, _ = train_almu(train_set, valid_set, init_from=init_from, nalmu_layers=nalmu_layers, **kwargs)
+    return second
+
+
+register_trainer("nalmu", _cli_nalmu)
+register_trainer("almu", _cli_almu)
