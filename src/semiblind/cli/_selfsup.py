@@ -36,6 +36,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--n-pixels", type=int, default=1024, help="pixels per synthetic image (default 1024)")
     p.add_argument("--nonnegative", action="store_true", help="train the nonnegative LPALM variant")
     p.add_argument("--sum-to-one", action="store_true", help="FCLS reference abundances (sum to one)")
+    p.add_argument("--refine", type=int, default=1, metavar="K",
+                   help="least-squares refinements of A after the network (default 1; 0: the network's own A)")
     p.add_argument("--truth", default=None, metavar="FILE",
                    help="ground truth to score the result afterwards (.npz with A, S or a .mat with M, A)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -61,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(exist_ok=True)
     res = selfsup_unmix(cube.X, args.n_sources, seed=args.seed, wavelengths=cube.energies, epochs=args.epochs,
                         layers=args.layers, n_train=args.n_train, n_pixels=args.n_pixels,
-                        nonnegative=args.nonnegative, sum_to_one=args.sum_to_one, model_dir=out / "model",
+                        nonnegative=args.nonnegative, sum_to_one=args.sum_to_one, refine=args.refine,
+                        model_dir=out / "model",
                         progress=not args.quiet)
     paths = write_selfsup_outputs(res, out, wavelengths=cube.energies, unit=cube.spectral_unit,
                                   source=str(args.input), read_line=line, overwrite=True)
