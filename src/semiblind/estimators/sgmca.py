@@ -7,8 +7,9 @@ that model's manifold after every A-step. One iteration (Algorithm 1), on ``X (B
    S-step (:func:`~semiblind.solvers.gmca.gmca_update_s`: 3σ MAD thresholds, growing support fraction, ℓ1
    reweighting once it is complete) on the detail scales; the coarse scale ``A⁺X_c`` is kept as it is, and the
    scales are summed back (the starlet synthesis);
-2. ``A ← X S⁺``: GMCA's A-step (:func:`~semiblind.solvers.gmca.gmca_update_a`) in the pixel domain; its columns
-   come out with unit ℓ2 norm, i.e. on the unit ℓ2 ball (the constraint of the unmodelled columns);
+2. ``A ← X S⁺``: GMCA's A-step (:func:`~semiblind.solvers.gmca.gmca_update_a`) on the detail scales, as GMCA
+   (the coarse scale, where smooth maps overlap most, is not used to estimate A); its columns come out with unit
+   ℓ2 norm, i.e. on the unit ℓ2 ball (the constraint of the unmodelled columns);
 3. identification (Algorithm 2, :func:`identify_columns`) of which column each model describes — or a given
    ``mapping`` — then each modelled column ← its projection onto the model's manifold, brought to unit norm
    (``projection="exact"``: :func:`~semiblind.priors.iae.exact_projection`; ``"fast"``:
@@ -202,7 +203,7 @@ def sgmca(
         S_w = gmca_update_s(A, Xw, k=k, support_fraction=K, min_coefficients=min_coefficients,
                             S_prev=S_w if reweight else None, sv_floor=sv_floor, pinvA=pinvA)
         S_new = S_w.sum(dim=2) + pinvA @ Xc
-        A_new = gmca_update_a(X, S_new, A_prev=A)
+        A_new = gmca_update_a(Xw, S_w, A_prev=A)
         if kmod:
             if mapping is None and (reidentify == "always" or it < ramp or it == 0):
                 assign = identify_columns(A_new, fast, n_mu=n_mu)
@@ -251,11 +252,17 @@ _ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
 
 
 def _split_list(value: Any, name: str) -> list[Any]:
+    """A comma-separated string or a sequence as a list; ``"none"`` or an empty list give ``[]``."""
     if value is None:
         return []
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    if not items or any(isinstance(v, str) and not v for v in items):
-        raise ValueError(f"{name} must be a non-empty comma-separated list; got {value!r}.")
+    if isinstance(value, str):
+        if value.strip().lower() == "none":
+            return []
+        items: list[Any] = [v.strip() for v in value.split(",")]
+    else:
+        items = list(value)
+    if any(isinstance(v, str) and not v for v in items) or (isinstance(value, str) and not items):
+        raise ValueError(f"{name} must be a comma-separated list (or 'none'); got {value!r}.")
     return items
 
 
@@ -303,7 +310,8 @@ class SGMCA(_GMCAFamily):
     -----------------------------------------------
     n_sources : number of sources n [4].
     models : IAE model folders or shipped names, one per modelled source (comma-separated string or list; a
-        model may repeat) [None: the shipped IAE models of the data's grid, one per family].
+        model may repeat); ``"none"`` or ``[]``: no source modelled (GMCA in sGMCA's form) [None: the shipped
+        IAE models of the data's grid, one per family].
     mapping : the column of each model (comma-separated ints, as many as models) [None: identified at every
         iteration by Algorithm 2].
     projection : ``"exact"`` (eqs. 10–11, Gauss–Newton from the fast projection) or ``"fast"`` (eq. B.4)
@@ -386,7 +394,7 @@ class SGMCA(_GMCAFamily):
 
     def _load_models(self, m: int) -> tuple[list[IAE], list[str]]:
         items = _split_list(self.models, "models")
-        if not items:
+        if self.models is None:
             names = find_shipped_iae(m, self.energies)
             if not names:
                 grid = f"{m} channels" + ("" if self.energies is None else " on the given energy grid")
