@@ -84,6 +84,8 @@ def main() -> None:
             f"mu_{L}_iterations_sad_A": mu["curve"][L][0], f"mu_{L}_iterations_sad_S": mu["curve"][L][1]})
         model.contract.setdefault("training", {}).update({
             "training_seconds": secs, "valid_loss_curve": [h.get("valid_loss") for h in res.history]})
+        if "first_stage" in model.contract["training"]:  # a path inside --work: keep it relative to the repo
+            model.contract["training"]["first_stage"] = "<--work>/almu-xray65/nalmu-stage"
         if first is not None and name == "almu-xray65":
             model.contract["training"]["first_stage_valid_loss_curve"] = [h.get("valid_loss") for h in first.history]
         save_model(model, MODELS / name, overwrite=True)
