@@ -26,7 +26,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"{', '.join(table)} (`semiblind info` describes them).",
     )
     p.add_argument("kind", choices=list(table), metavar="KIND", help=f"network to train: {', '.join(table)}")
-    p.add_argument("--train", required=True, metavar="TRAIN.npz", help="training set (X, A, S)")
+    p.add_argument("--train", metavar="TRAIN.npz", help="training set (X, A, S); required except for iae")
+    p.add_argument("--spectra", metavar="F.npz[:KEY]", help="iae only: spectra of one family, one per row (the "
+                   "array KEY, or the file's only array)")
+    p.add_argument("--family", default="", help="iae only: the family's name, written into the data contract")
+    p.add_argument("--anchors", metavar="I,J,K", help="iae only: rows of --spectra used as anchor points")
+    p.add_argument("--valid-spectra", metavar="F.npz[:KEY]", help="iae only: validation spectra (best weights by "
+                   "median projection SAD)")
     p.add_argument("--valid", metavar="VALID.npz", help="validation set (X, A, S); default: none")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
     p.add_argument("--layers", type=int, default=None,
@@ -59,10 +65,75 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _spectra_arg(value: str, flag: str) -> Any:
+    from pathlib import Path
+
+    from .._npz import read_npz
+
+    path, _, key = value.partition(":") if not Path(value).is_file() else (value, "", "")
+    arrays = read_npz(path, argument=flag)
+    if not key:
+        if len(arrays) != 1:
+            raise ValueError(f"{flag} {value}: the file holds {len(arrays)} arrays ({', '.join(arrays)}); name one "
+                             "as FILE:KEY.")
+        key = next(iter(arrays))
+    if key not in arrays:
+        raise ValueError(f"{flag} {value}: the file has no array {key!r} (found {', '.join(arrays)}).")
+    return arrays[key]
+
+
+def _run_iae(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..training.iae import projection_sad_db, save_iae, train_iae
+
+    if args.spectra is None or args.anchors is None:
+        raise ValueError("--spectra and --anchors are required for kind 'iae' (spectra of one family, one per row, "
+                         "and the rows used as anchors, e.g. --anchors 0,5,9).")
+    for flag, value in (("--train", args.train), ("--valid", args.valid), ("--init-from", args.init_from),
+                        ("--loss", args.loss), ("--early-stopping", args.early_stopping)):
+        if value is not None:
+            raise ValueError(f"{flag} is not an option of kind 'iae' (it trains on --spectra with eq. B.2).")
+    X = np.asarray(_spectra_arg(args.spectra, "--spectra"), dtype=float)
+    if X.ndim != 2:
+        raise ValueError(f"--spectra must hold a 2-D array (rows, channels); got shape {X.shape}.")
+    try:
+        idx = [int(i) for i in args.anchors.split(",")]
+    except ValueError:
+        raise ValueError(f"--anchors must be comma-separated row indices; got {args.anchors!r}.") from None
+    if len(idx) < 2 or len(set(idx)) != len(idx) or not all(0 <= i < len(X) for i in idx):
+        raise ValueError(f"--anchors must name at least 2 distinct rows in [0, {len(X)}); got {args.anchors!r}.")
+    valid = None if args.valid_spectra is None else _spectra_arg(args.valid_spectra, "--valid-spectra")
+    options = parse_set(args.set)
+    bad = [k for k in options if k not in ("latent", "skip", "activation", "lr_final")]
+    if bad:
+        raise ValueError(f"--set {bad[0]} is not an option of kind 'iae' (its options: latent, skip, activation, "
+                         "lr_final).")
+    from pathlib import Path
+
+    out = Path(args.out)
+    if (out / "config.json").exists() and not (args.overwrite or args.resume):
+        raise ValueError(f"--out {out} already holds a model; pass --overwrite to replace it or --resume.")
+    r = train_iae(X, X[idx], valid=valid, family=args.family, layers=args.layers or 4, epochs=args.epochs or 1000,
+                  lr=args.lr or 1e-4, batch_size=args.batch_size or 25, seed=args.seed, dtype=args.dtype,
+                  checkpoint_dir=out / "checkpoint", resume=args.resume, progress=not args.quiet, **options)
+    save_iae(r.model, out)
+    test = valid if valid is not None else X
+    sad = float(np.median(projection_sad_db(r.model, test)))
+    print(f"trained IAE ({r.model.layers} layers, {len(idx)} anchors) for {r.epochs} epoch(s) in {r.seconds:.1f} s; "
+          f"median fast-projection SAD on the {'validation' if valid is not None else 'training'} spectra "
+          f"{sad:.2f} dB; model written to {out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..training import build_model, kinds, load_npz_dataset, train
     from ..training.engine import trainers
 
+    if args.kind == "iae":
+        return _run_iae(args)
+    if args.train is None:
+        raise ValueError(f"--train is required for kind {args.kind!r} (a dataset .npz with X, A, S).")
     kind = kinds()[args.kind]
     options: dict[str, Any] = {}
     flags = {"tied": args.tied or None, "threshold": args.threshold, "wavelet": args.wavelet or None,

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .._backend import resolve_dtype
-from .._registry import register_network
+from .._registry import register_kind, register_network
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU,
                                            "softplus": nn.Softplus, "gelu": nn.GELU}
@@ -400,3 +400,17 @@ def exact_projection(
         proj = rho.unsqueeze(-1) * model.generate(lam, Phi)
     out = (proj, lam, rho)
     return (*out, it) if return_iterations else out
+
+
+def _build_for_kind(A: Any, S: Any = None, *, layers: int = 4, dtype: Any = None, n_anchors: int = 3,
+                    latent: int | None = None, skip: float = 0.1, activation: str = "tanh") -> IAE:
+    """A fresh IAE for spectra with ``A.shape[1]`` channels (the registry's ``build`` signature; ``semiblind train
+    iae`` trains it on spectra with :func:`semiblind.training.iae.train_iae`)."""
+    return IAE(m=int(A.shape[1]), n_anchors=n_anchors, layers=layers, latent=latent, skip=skip,
+               activation=activation, dtype=dtype)
+
+
+register_kind("iae", _build_for_kind,
+              description="interpolatory autoencoder of one spectrum family (sGMCA paper App. B): "
+                          "semiblind train iae --spectra F --family NAME --anchors I,J,K --out DIR",
+              options=("n_anchors", "latent", "skip", "activation"))
