@@ -366,6 +366,83 @@ def _train_dir_exists(folder: Path) -> list[str]:
     return _train(multi_dataset)(folder)
 
 
+# ---- hostile input (issue #16) helpers
+
+
+def _scaled(factor: float, dtype: Any = np.float64) -> np.ndarray:
+    """A noisy mixture scaled by ``factor`` (e.g. 1e20 in float32: finite, but its products overflow)."""
+    X, _, _ = good_arrays()
+    X = X + 0.01 * np.random.default_rng(4).standard_normal(X.shape)
+    return (X * factor).astype(dtype)
+
+
+def _huge_uint64() -> np.ndarray:
+    return (good_X() * 1e18).astype(np.uint64)
+
+
+def npz_declaring(folder: Path, shape: tuple[int, ...] = (65, 4096, 4096, 64), name: str = "liar.npz") -> Path:
+    """A ~300-byte ``.npz`` whose ``X.npy`` header declares ``shape`` float64 but holds no data."""
+    import io as _pyio
+    import zipfile
+
+    buf = _pyio.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    p = folder / name
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("X.npy", buf.getvalue())
+    return p
+
+
+def mat_fill_value(folder: Path, shape: tuple[int, int] = (1000, 1_000_000)) -> Path:
+    """A ~2 KB MATLAB v7.3 (HDF5) file whose ``Y`` is a never-written, fill-value dataset of ``shape``."""
+    import h5py
+
+    p = folder / "fill.mat"
+    with h5py.File(p, "w", userblock_size=512) as f:
+        f.create_dataset("Y", shape=shape, dtype="f8", chunks=(1000, 1000), fillvalue=1.0)
+    with open(p, "r+b") as fh:  # the MATLAB 7.3 header in the user block
+        fh.write(b"MATLAB 7.3 MAT-file".ljust(116) + b"\x00" * 8 + b"\x00\x02IM")
+    return p
+
+
+def events_with_stray(folder: Path) -> Path:
+    """An event list: 100 events in a 10 × 10 field and one stray event at x = y = 10⁶."""
+    from astropy.io import fits
+
+    rng = np.random.default_rng(5)
+    x = np.append(rng.uniform(0, 10, 100), 1e6).astype(np.float32)
+    y = np.append(rng.uniform(0, 10, 100), 1e6).astype(np.float32)
+    e = np.append(rng.uniform(600, 6000, 100), 1000.0).astype(np.float32)
+    cols = [fits.Column(name=k, format="E", array=v) for k, v in (("x", x), ("y", y), ("energy", e))]
+    p = folder / "stray.evt"
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols, name="EVENTS")]).writeto(p)
+    return p
+
+
+def model_with_config(folder: Path, key: str, value: Any) -> Path:
+    """A tiny model folder whose ``config.json`` says ``architecture[key] = value``."""
+    d = model_dir(folder)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["architecture"][key] = value
+    (d / "config.json").write_text(json.dumps(cfg))
+    return d
+
+
+def _text_file(folder: Path) -> Path:
+    p = folder / "notes.txt"
+    p.write_text("not a training set\n")
+    return p
+
+
+def _train_without_A(folder: Path) -> Path:
+    X, _, S = good_arrays()
+    return write_npz(folder / "noA.npz", X=np.stack([X, X, X]), S=np.stack([S, S, S]))
+
+
+def _complex_A0(folder: Path) -> Path:
+    return write_npz(folder / "cguess.npz", A=np.ones((M, N)) + 1j)
+
+
 # Kinds from the issue come first (in its order), then the ones added by this suite.
 KINDS: list[Kind] = [
     Kind("nan", lambda d: separate_quickly(with_value(np.nan)), ValueError,
@@ -521,7 +598,7 @@ KINDS: list[Kind] = [
          r"^INPUT '.*pickled\.npz' holds an object \(pickled\) array, which semiblind never loads",
          _cli_file(pickle_npz), r"holds an object \(pickled\) array, which semiblind never loads"),
     Kind(".npy named .npz", lambda d: _io().load_input(_npy_named_npz(d)), ValueError,
-         r"^INPUT '.*array\.npz' is a single \.npy array, not an \.npz archive with keys X, A, S\.$",
+         r"^INPUT '.*array\.npz' is a single \.npy array, not an \.npz archive of named arrays\.$",
          _cli_file(_npy_named_npz), r"is a single \.npy array, not an \.npz archive"),
     Kind("index out of range", lambda d: _io().load_input(multi_dataset(d), index=5), ValueError,
          r"^index must be in \[0, 2\] for '.*multi\.npz', which holds 3 mixtures; got 5\.$",
@@ -604,6 +681,68 @@ KINDS: list[Kind] = [
     Kind("simulate to a non-.npz name", cli=lambda d: ["simulate", "xray", "--n-samples", "2", "--pixels",
                                                        "64", "--out", str(d / "sim.txt")],
          cli_match=r"error: --out must end in \.npz; got '.*sim\.txt'\.$"),
+    # ---- hostile input (issue #16)
+    Kind("float32 data near overflow (1e20)", lambda d: separate_quickly(_scaled(1e20, np.float32)), ValueError,
+         r"^X has values of magnitude up to 1\.\d+e\+20, too large to compute with in float32 .*divide X by its RMS",
+         _cli_data(_scaled(1e20, np.float32)), r"X has values of magnitude up to 1\.\d+e\+20, too large"),
+    Kind("float64 data near overflow (1e200)", lambda d: separate_quickly(_scaled(1e200), dtype="float64"),
+         ValueError, r"^X has values of magnitude up to 1\.\d+e\+200, too large to compute with in float64",
+         _cli_data(_scaled(1e200), "--set", "dtype=float64"), r"too large to compute with in float64"),
+    Kind("float64 data near underflow (1e-300), HALS", lambda d: separate_quickly(_scaled(1e-300), method="hals"),
+         ValueError, r"^X has values of magnitude up to 1\.\d+e-300, too small to compute with in float32",
+         _cli_data(_scaled(1e-300), method="hals"), r"too small to compute with in float32"),
+    Kind("huge uint64 data", lambda d: separate_quickly(_huge_uint64()), ValueError,
+         r"^X has values of magnitude up to \d\.\d+e\+18, too large to compute with in float32.*dtype='float64'",
+         _cli_data(_huge_uint64()), r"too large to compute with in float32"),
+    Kind("float32 1e19 with HALS (eigen-solver)", cli=_cli_data(_scaled(1e19, np.float32), method="hals"),
+         cli_match=r"X has values of magnitude up to .*e\+19, too large to compute with in float32"),
+    Kind("float32 1e19 with MU", cli=_cli_data(_scaled(1e19, np.float32), method="mu"),
+         cli_match=r"too large to compute with in float32"),
+    Kind("float32 1e19 with GMCA", cli=_cli_data(_scaled(1e19, np.float32), method="gmca"),
+         cli_match=r"too large to compute with in float32"),
+    Kind("max_iter beyond int64", lambda d: separate_quickly(good_X(), max_iter=10**23), InvalidParameterError,
+         r"^The 'max_iter' parameter of PALM must be an int of magnitude at most 2\*\*63 - 1",
+         _cli_data(good_X(), "--set", "max_iter=100000000000000000000000"),
+         r"The 'max_iter' parameter of PALM must be an int of magnitude at most 2\*\*63 - 1"),
+    Kind("load_model on an unknown device", lambda d: __import__("semiblind").load_model(model_dir(d), device="bogus"),
+         ValueError, r"^device must be 'cpu', 'cuda', 'cuda:<index>' or 'mps'; got 'bogus'\.$"),
+    Kind("npz with a malformed wcs", lambda d: _io().load_input(write_npz(d / "w.npz", X=good_X(), wcs=np.array(5))),
+         ValueError, r"^wcs in '.*w\.npz' must be",
+         _cli_file(lambda d: write_npz(d / "w.npz", X=good_X(), wcs=np.array(5))), r"wcs in '.*w\.npz' must be"),
+    Kind("0-d X", lambda d: _io().load_input(write_npz(d / "zero.npz", X=np.array(3.0))), ValueError,
+         r"^X in '.*zero\.npz' must be a 2-D array .*; got an array of shape \(\)\.$",
+         _cli_file(lambda d: write_npz(d / "zero.npz", X=np.array(3.0))), r"got an array of shape \(\)\.$"),
+    Kind("--set n_sources", cli=_cli_data(good_X(), "--set", "n_sources=3"),
+         cli_match=r"--set n_sources=3: the number of sources is given with --n-sources \(here 2\), not with --set\.$"),
+    Kind("complex A0", lambda d: separate_quickly(good_X(), A0=np.ones((M, N)) + 1j), TypeError,
+         r"^A0 must hold real numbers; got complex values",
+         lambda d: _separate_argv(dataset(d), "--set", f"A0={_complex_A0(d)}", folder=d),
+         r"--set A0=.*cguess\.npz.* must hold real numbers"),
+    Kind("text file as --train", cli=_train(_text_file),
+         cli_match=r"^(?!.*allow_pickle).*'.*notes\.txt' is not a readable \.npz archive"),
+    Kind("training file without A", lambda d: _load_dataset(_train_without_A(d)), ValueError,
+         r"^dataset '.*noA\.npz' must hold arrays X, A and S; A missing\.$",
+         _train(_train_without_A), r"dataset '.*noA\.npz' must hold arrays X, A and S; A missing\."),
+    Kind("train --resume without a checkpoint", cli=_train(multi_dataset, "--resume"),
+         cli_match=r"holds no checkpoint to resume from"),
+    Kind("simulate beyond the memory budget", cli=lambda d: ["simulate", "xray", "--n-samples", "100000", "--pixels",
+                                                           "100000", "--out", str(d / "sim.npz")],
+         cli_match=r"would need .* TiB; this machine has .* available and the memory budget is"),
+    Kind("npz header declaring 520 GiB", lambda d: _io().load_input(npz_declaring(d)), ValueError,
+         r"^X in '.*liar\.npz' \(65 × 4096 × 4096 × 64 float64\) would need 520 GiB; this machine has ",
+         lambda d: ["info", str(npz_declaring(d))], r"would need 520 GiB"),
+    Kind(".mat fill-value dataset", lambda d: _io().load_input(mat_fill_value(d)), ValueError,
+         r"^Y in '.*fill\.mat' declares 1000000 × 1000 float64 values but stores none",
+         lambda d: ["info", str(mat_fill_value(d))], r"declares 1000000 × 1000 float64 values but stores none"),
+    Kind("event list with one stray event", lambda d: _io().load_input(events_with_stray(d)), ValueError,
+         r"^the event cube of '.*stray\.evt' \(64 channels × 1000001 × 1000001 pixels.* would need 931 TiB",
+         lambda d: ["info", str(events_with_stray(d))], r"would need 931 TiB"),
+    Kind("model config with 1e9 layers", lambda d: _load_model(model_with_config(d, "layers", 10**9)), ValueError,
+         r"does not match its config\.json",
+         _cli_model(lambda d: model_with_config(d, "layers", 10**9)), r"does not match its config\.json"),
+    Kind("model config with m = 1e9", lambda d: _load_model(model_with_config(d, "n_channels", 10**9)),
+         ValueError, r"does not match its config\.json",
+         _cli_model(lambda d: model_with_config(d, "n_channels", 10**9)), r"does not match its config\.json"),
 ]
 
 

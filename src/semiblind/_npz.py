@@ -61,6 +61,11 @@ def read_npz(path: str | Path, *, argument: str = "INPUT") -> dict[str, np.ndarr
         raise ValueError(f"{argument} {str(path)!r} is a single .npy array, not an .npz archive of named arrays.")
     out: dict[str, np.ndarray] = {}
     try:
+        _check_declared_sizes(data, path)  # before any array is allocated
+    except ValueError:
+        data.close()
+        raise
+    try:
         with data:
             for key in data.files:
                 out[key] = data[key]
@@ -72,6 +77,48 @@ def read_npz(path: str | Path, *, argument: str = "INPUT") -> dict[str, np.ndarr
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{argument} {str(path)!r} is a damaged .npz archive ({exc}).") from None
     return out
+
+
+def _declared(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """Shape and dtype that the ``.npy`` header of ``member`` declares (``None`` when it cannot be read)."""
+    fmt = np.lib.format
+    try:
+        with zf.open(member) as fh:
+            version = fmt.read_magic(fh)
+            reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _fortran, dtype = reader(fh, max_header_size=10_000)
+    except Exception:  # an unreadable header: np.load reports it properly
+        return None
+    return tuple(int(v) for v in shape), np.dtype(dtype)
+
+
+def _check_declared_sizes(data: Any, path: Path) -> None:
+    """Refuse, before allocating, arrays whose ``.npy`` headers declare more than the memory budget or more bytes
+    than the archive holds for them (a 200-byte file cannot hold 520 GiB)."""
+    from ._budget import check_allocation, format_bytes, nbytes_of
+
+    zf = data.zip
+    total = 0
+    for key in data.files:
+        member = key if key in zf.namelist() else f"{key}.npy"
+        if member not in zf.namelist():
+            continue
+        declared = _declared(zf, member)
+        if declared is None:
+            continue
+        shape, dtype = declared
+        if dtype.hasobject:
+            continue  # refused as a pickle when read
+        need = nbytes_of(shape, dtype)
+        total += need
+        dims = " × ".join(str(v) for v in shape) or "0-d"
+        check_allocation(need, f"{key} in {str(path)!r} ({dims} {dtype.name})")
+        info = zf.getinfo(member)
+        if info.compress_type == zipfile.ZIP_STORED and need > info.file_size:
+            raise ValueError(f"{key} in {str(path)!r} declares {dims} {dtype.name} values ({format_bytes(need)}) but "
+                             f"the archive holds {format_bytes(info.file_size)} for it; the file is truncated or "
+                             "damaged.")
+    check_allocation(total, f"the arrays of {str(path)!r}")
 
 
 def json_field(arr: np.ndarray | None, *, key: str, path: str | Path) -> dict[str, Any]:

@@ -140,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out, overwrite=args.overwrite, argument="--out", inputs=[args.input])
     cls = get_method(args.method)
     params = parse_set(args.set)
+    for key, flag, given in (("n_sources", "--n-sources", args.n_sources), ("random_state", "--seed", args.seed),
+                             ("method", "--method", args.method)):
+        if key in params:  # separate() takes these from their own options: say so instead of "multiple values"
+            raise ValueError(f"--set {key}={params[key]}: the {'number of sources' if key == 'n_sources' else key} "
+                             f"is given with {flag} (here {given!r}), not with --set.")
     cube = io.load_input(args.input, index=args.index)
     origins: dict[str, str] = {}
     for key, value in list(params.items()):
@@ -184,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     if cube.spectral_unit:
         info["spectral_unit"] = cube.spectral_unit
     io.save_result(args.out, sep.A, sep.S, info=info, energies=cube.energies, wcs=cube.wcs,
-                   overwrite=args.overwrite)
+                   overwrite=args.overwrite, argument="--out")
     shape = "×".join(str(s) for s in cube.X.shape[1:])
     if "model" in sep.info:  # a learned network always runs all its layers
         steps = f"{n_iter} layers of model {sep.info['model']}"

@@ -374,6 +374,17 @@ def _progress(total: int, progress: bool | None, desc: str) -> Any:
     return tqdm(total=total, disable=disable, desc=desc, unit="mixture", leave=False)
 
 
+def check_simulation_size(n_samples: int, m: int, n: int, t: int, dtype: Any, *, noise: bool, what: str) -> None:
+    """Refuse, before drawing anything, a simulation whose arrays exceed the memory budget: X (and the noise)
+    ``(N, m, t)``, A ``(N, m, n)``, S ``(N, n, t)``, twice (the chunks and their concatenation)."""
+    from .._budget import check_allocation, nbytes_of
+
+    per = (2 if noise else 1) * nbytes_of((n_samples, m, t), dtype) + nbytes_of((n_samples, m, n), dtype) + \
+        nbytes_of((n_samples, n, t), dtype)
+    check_allocation(2 * per, f"{what} with n_samples={n_samples}, {m} channels, {n} sources and {t} pixels "
+                              f"({np.dtype(dtype).name})")
+
+
 def _simulate_chunks(
     n_samples: int,
     chunk_size: int,
@@ -508,6 +519,7 @@ def simulate_xray(
     g = EnergyGrid.default() if grid is None else grid
     if isinstance(g, str):
         g = EnergyGrid.named(g)
+    check_simulation_size(N, g.m, len(FAMILIES), t, dt, noise=not np.isposinf(snr), what="simulate_xray")
     gen = make_rng(rng)
     maker = _SourceMaker(sources, len(FAMILIES), t, img, beta=beta, sparsity=sparsity,
                          normalize=normalize_sources, reference_maps=reference_maps,
@@ -610,6 +622,8 @@ def simulate_paper_xray(
     snr = _check_snr(snr_db)
     chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
+    check_simulation_size(N, A_all.shape[1], A_all.shape[2], t, dt, noise=not np.isposinf(snr),
+                          what="simulate_paper_xray")
     maker = _SourceMaker(sources, A_all.shape[2], t, img, beta=beta, sparsity=sparsity,
                          normalize=normalize_sources, reference_maps=reference_maps,
                          randomize=bool(randomize_pixels), gen=gen)
@@ -663,6 +677,7 @@ def simulate_remote(
     snr = _check_snr(snr_db)
     chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
+    check_simulation_size(N, 180, n, t, dt, noise=not np.isposinf(snr), what="simulate_remote")  # 180 bands
     lib = remote.endmember_library()
     gen = make_rng(rng)
     names: list[list[str]] = []

@@ -128,6 +128,10 @@ def _check_result_arrays(A: Any, S: Any, energies: Any) -> tuple[np.ndarray, np.
     for name, arr in (("A", A), ("S", S)):
         if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
             raise TypeError(f"{name} must hold real numbers; got an array of dtype {arr.dtype}.")
+        n_bad = int(arr.size - np.isfinite(arr).sum())
+        if n_bad:  # a result file never holds NaN or infinity (issue #16)
+            raise ValueError(f"{name} must be finite to be written; got {n_bad} NaN or infinite value(s) of "
+                             f"{arr.size}, so no file was written.")
     e = None
     if energies is not None:
         e = np.asarray(energies, dtype=float).ravel()
@@ -146,6 +150,7 @@ def save_result(
     wcs: Any = None,
     overwrite: bool = False,
     format: str | None = None,
+    argument: str = "out",
 ) -> Path:
     """Write a separation result atomically as ``.npz`` or ``.fits`` (chosen by extension or ``format``).
 
@@ -154,8 +159,9 @@ def save_result(
     map (``EXTNAME='SOURCE'``, ``EXTVER=k``) carrying the celestial WCS, and a binary table ``MIXING`` with
     columns ``CHANNEL``, ``ENERGY`` (when known) and ``A_1 … A_n`` (the spectra, columns of A).
 
-    An existing file raises ``FileExistsError`` unless ``overwrite``; a missing folder ``FileNotFoundError``.
-    Returns the path written.
+    An existing file raises ``FileExistsError`` unless ``overwrite`` (also when another process creates it while
+    this one writes); a missing folder ``FileNotFoundError``; non-finite ``A`` or ``S`` ``ValueError``.
+    ``argument`` names the path in messages (``"--out"`` from the command line). Returns the path written.
     """
     p = as_path(path, argument="out")
     if not isinstance(info, dict):
@@ -164,8 +170,8 @@ def save_result(
     A, S, e = _check_result_arrays(A, S, energies)
     if wcs is not None and not hasattr(wcs, "to_header"):
         raise TypeError(f"wcs must be an astropy.wcs.WCS or None; got {type(wcs).__name__}.")
-    check_output_path(p, overwrite=overwrite, argument="out")
-    with atomic_path(p, overwrite=overwrite, argument="out") as tmp:
+    check_output_path(p, overwrite=overwrite, argument=argument)
+    with atomic_path(p, overwrite=overwrite, argument=argument) as tmp:
         if fmt == "npz":
             from .npz import save_npz_result
 

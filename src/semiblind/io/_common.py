@@ -213,8 +213,8 @@ def to_float(arr: Any, *, name: str, source: Path) -> np.ndarray:
     if np.iscomplexobj(a):
         raise TypeError(f"{name} in {str(source)!r} must hold real numbers; got complex values.")
     if a.dtype in (np.float32, np.float64):
-        return np.ascontiguousarray(a)
-    return np.ascontiguousarray(a, dtype=np.float64)
+        return np.asarray(a, order="C")  # (ascontiguousarray would turn a 0-d array into shape (1,))
+    return np.asarray(a, dtype=np.float64, order="C")
 
 
 def shape_str(shape: tuple) -> str:

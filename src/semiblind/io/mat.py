@@ -35,6 +35,8 @@ def _read_v73(path: Path) -> dict[str, Any]:
             for key, item in f.items():
                 if key.startswith("#") or not isinstance(item, h5py.Dataset):
                     continue
+                if item.dtype.kind in "biuf":
+                    _check_dataset(item, key, path)  # before reading: declared size vs budget and storage
                 arr = np.asarray(item[()])
                 if arr.dtype.kind not in "biuf":  # MATLAB strings/cells/structs are not needed here
                     continue
@@ -42,6 +44,20 @@ def _read_v73(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ValueError(f"INPUT {str(path)!r} is not a readable MATLAB v7.3 (HDF5) file ({exc}).") from None
     return out
+
+
+def _check_dataset(item: Any, key: str, path: Path) -> None:
+    """Refuse an HDF5 dataset larger than the memory budget, or one that declares values but stores none (an
+    HDF5 fill-value dataset: a kilobyte file can declare gigabytes of a constant)."""
+    from .._budget import check_shape
+
+    shape = tuple(int(v) for v in item.shape)
+    dims = " × ".join(str(v) for v in shape[::-1]) or "0-d"  # MATLAB's order
+    need = int(np.prod(shape, dtype=object)) * item.dtype.itemsize if shape else item.dtype.itemsize
+    if need > 1 << 20 and item.id.get_storage_size() == 0:
+        raise ValueError(f"{key} in {str(path)!r} declares {dims} {item.dtype.name} values but stores none (an "
+                         "HDF5 fill-value dataset); it holds no data to separate.")
+    check_shape(shape, item.dtype, f"{key} in {str(path)!r} ({dims} {item.dtype.name})")
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def load_npz(path: str | Path, *, index: int | None = None) -> Cube:
     unit = meta.get("spectral_unit", meta.get("energy_unit", "keV" if e is not None else None))
     wcs = None
     if "wcs" in d:
-        wcs = _wcs_from_string(d["wcs"])
+        wcs = _wcs_from_string(d["wcs"], path=path)
     return Cube(
         X=X,
         energies=e,
@@ -116,14 +116,36 @@ def load_npz(path: str | Path, *, index: int | None = None) -> Cube:
     )
 
 
-def _wcs_from_string(arr: np.ndarray) -> Any:
+def _wcs_from_string(arr: np.ndarray, *, path: Path | str = "") -> Any:
+    """The celestial WCS stored as a FITS header string (``None`` for an empty string); anything else — another
+    dtype, several strings, text that is not a header, a header without sky axes — is one ``ValueError``."""
+    import warnings
+
     from astropy.io import fits
     from astropy.wcs import WCS
 
-    text = str(arr.item()) if arr.ndim == 0 else str(arr.reshape(-1)[0])
+    where = f"wcs in {str(path)!r}"
+    if arr.dtype.kind not in "US" or arr.size != 1:
+        raise ValueError(f"{where} must be one FITS header string (as semiblind writes it); got an array of dtype "
+                         f"{arr.dtype} and shape {shape_str(arr.shape)}.")
+    text = str(arr.reshape(-1)[0])
     if not text.strip():
         return None
-    return WCS(fits.Header.fromstring(text, sep="\n"))
+    cards = [line for line in text.splitlines() if line.strip()]
+    if not any(len(c) > 8 and c[8:10] == "= " for c in cards):
+        raise ValueError(f"{where} must be a FITS header string (KEYWORD = value cards); it holds none: "
+                         f"{text.strip()[:40]!r}.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wcs = WCS(fits.Header.fromstring(text, sep="\n"))
+    except Exception as exc:  # astropy/WCSLIB raise many types for bad headers
+        raise ValueError(f"{where} must be a valid FITS WCS header; it is not ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}).") from None
+    if not wcs.has_celestial:
+        raise ValueError(f"{where} must describe a celestial (sky) WCS; its axes are "
+                         f"{', '.join(repr(str(c)) for c in wcs.wcs.ctype) or 'none'}.")
+    return wcs
 
 
 def save_npz_result(
@@ -157,7 +179,7 @@ def load_npz_result(path: str | Path) -> Result:
     S = to_float(d["S"], name="S", source=path)
     info = json_field(d.get("info"), key="info", path=path)
     e = check_energies(d.get("energies"), A.shape[0], source=path) if A.ndim == 2 else None
-    wcs = _wcs_from_string(d["wcs"]) if "wcs" in d else None
+    wcs = _wcs_from_string(d["wcs"], path=path) if "wcs" in d else None
     return Result(
         A=A,
         S=S,

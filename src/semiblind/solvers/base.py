@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from .. import _registry
-from .._backend import as_tensor, make_rng, resolve_dtype, to_numpy
+from .._backend import as_tensor, make_rng, resolve_device, resolve_dtype, to_numpy
+from .._ranges import check_dynamic_range, check_finite_result
 from .._registry import register as register  # re-exported: `from semiblind.solvers.base import register`
 from .._validation import (
     BOOL,
@@ -145,8 +146,7 @@ class BaseSeparator(ABC):
 
     @property
     def _device(self) -> torch.device:
-        dev = getattr(self, "device", "cpu")
-        return torch.device(f"cuda:{dev}" if isinstance(dev, int) else dev)
+        return resolve_device(getattr(self, "device", "cpu"))  # a sentence for a device torch cannot use
 
     def _rng(self) -> np.random.Generator:
         return make_rng(getattr(self, "random_state", None))
@@ -160,6 +160,7 @@ class BaseSeparator(ABC):
         x = check_data(X, batched=batched, require_variation=getattr(self, "_fitting", True))
         m = int(x.shape[1] if batched else x.shape[0])
         check_n_sources(self.n_sources, m)
+        check_dynamic_range(x, self._dtype)  # finite but overflowing/underflowing in this precision: refused
         Xt = as_tensor(x, dtype=self._dtype, device=self._device)
         if not batched:
             Xt = Xt.unsqueeze(0)
@@ -187,6 +188,7 @@ class BaseSeparator(ABC):
             res = self._fit_batch(Xt, image_shape=image_shape)
         self.seconds_ = time.perf_counter() - t0
         A, S = res.A, res.S
+        check_finite_result(type(self).__name__, A=A, S=S)  # never a silent NaN
         if image_shape is not None:
             S = S.reshape(S.shape[0], S.shape[1], *image_shape)
         n_iter = np.broadcast_to(np.asarray(to_numpy(torch.as_tensor(res.n_iter))), (A.shape[0],)).astype(int)

@@ -8,7 +8,7 @@ files are deleted; a run killed at any moment therefore leaves either the previo
 The Adam state is rebuilt from these tensors with ``optimizer.load_state_dict`` (no ``torch.load``).
 
 ``state.json`` also records the network's architecture (``model``) and a fingerprint of the training data
-(``data``: the shapes of X, A, S and a SHA-256 of their bytes). :func:`resume_checkpoint` refuses, with one
+(``data``: the shapes of X, A, S and a SHA-256 of their bytes and dtype). :func:`resume_checkpoint` refuses, with one
 sentence each, a checkpoint written for another network (another ``--layers``, kind or ``--tied``), for other
 training data, or damaged (``state.json`` not an object, fields missing, tensors missing or of the wrong shape).
 """
@@ -106,13 +106,13 @@ def has_checkpoint(directory: str | os.PathLike) -> bool:
 # fields of state.json that resuming reads, and the JSON types they must have
 REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "epoch": (int,), "tensors": (str,), "optimizer_groups": (list,), "args": (dict,),
-    "best_loss": (int, float), "best_epoch": (int,), "bad_epochs": (int,), "stopped_early": (bool,),
+    "best_loss": (int, float, type(None)), "best_epoch": (int,), "bad_epochs": (int,), "stopped_early": (bool,),
     "log_bytes": (int,),
 }
 
 
 def data_fingerprint(X: Any, A: Any = None, S: Any = None) -> dict[str, Any]:
-    """Shapes of ``X``, ``A``, ``S`` and a SHA-256 of their bytes (float64, C order): the identity of a
+    """Shapes of ``X``, ``A``, ``S`` and a SHA-256 of their bytes (dtype and C order): the identity of a
     training set, recorded in the checkpoint so that ``--resume`` with another training file is refused."""
     import numpy as np
 
@@ -122,9 +122,9 @@ def data_fingerprint(X: Any, A: Any = None, S: Any = None) -> dict[str, Any]:
         if arr is None:
             continue
         a = arr.detach().cpu().numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
-        a = np.ascontiguousarray(a, dtype=np.float64)
+        a = np.ascontiguousarray(a)  # hashed as stored (no float64 copy of a large training set)
         shapes[name] = [int(v) for v in a.shape]
-        h.update(name.encode() + repr(a.shape).encode())
+        h.update(name.encode() + repr(a.shape).encode() + a.dtype.str.encode())
         h.update(a.tobytes())
     return {"shapes": shapes, "sha256": h.hexdigest()}
 

@@ -32,7 +32,7 @@ from .._registry import Kind
 from .._validation import check_int
 from .._version import __version__
 from ..unrolled.base import UnrolledNet
-from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import data_fingerprint, has_checkpoint, model_signature, resume_checkpoint, save_checkpoint
 from .losses import LossFn, make_loss, nmse
 from .model_files import network_classes, save_model
 
@@ -129,6 +129,16 @@ def load_npz_dataset(path: str | os.PathLike) -> Dataset:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"dataset {str(p)!r} does not exist.")
+    try:  # the keys first: without A the layout rules would read X as a cube and complain about S's shape
+        import zipfile
+
+        with zipfile.ZipFile(p) as zf:
+            keys = {n[:-4] if n.endswith(".npy") else n for n in zf.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        keys = None  # not an .npz archive: MixtureSet.load says so
+    if keys is not None and "X" in keys and not {"A", "S"} <= keys:
+        missing = [k for k in ("A", "S") if k not in keys]
+        raise ValueError(f"dataset {str(p)!r} must hold arrays X, A and S; {', '.join(missing)} missing.")
     ms = MixtureSet.load(p)
     missing = [k for k, v in (("A", ms.A), ("S", ms.S)) if v is None]
     if missing:
@@ -353,7 +363,11 @@ def train(
                 f"continue it or "
                 "overwrite=True (--overwrite) to start again."
             )
+        if resume and not has_checkpoint(ckpt):  # refused before the folder is created (no empty folder left)
+            raise FileNotFoundError(f"resume=True but {str(ckpt)!r} holds no checkpoint to resume from.")
         out.mkdir(exist_ok=True)
+    # the training data's identity, recorded in the checkpoint: --resume with another training file is refused
+    fingerprint = data_fingerprint(tr.X, tr.A, tr.S) if out is not None else None
 
     opt = torch.optim.Adam(model.parameters(), lr=float(lr), betas=(0.9, 0.999))
     start_epoch, best_loss, best_epoch, bad, stopped = 0, math.inf, 0, 0, False
@@ -362,17 +376,9 @@ def train(
     if resume:
         if not has_checkpoint(ckpt):
             raise FileNotFoundError(f"resume=True but {str(ckpt)!r} holds no checkpoint to resume from.")
-        info, m_state, b_state, o_state = load_checkpoint(ckpt)
-        for key in ("lr", "batch_size", "seed", "loss", "layer_weights"):
-            if info.get("args", {}).get(key) != run_args[key]:
-                raise ValueError(
-                    f"resume needs the same {key} as the interrupted run "
-                    f"({info.get('args', {}).get(key)!r}); "
-                    f"got {run_args[key]!r}."
-                )
-        model.load_state_dict({k: v.to(dev, dt) for k, v in m_state.items()})
-        opt.load_state_dict(o_state)
-        best_state = {k: v.to(dev, dt) for k, v in b_state.items()} if b_state else None
+        # checks the run's arguments, the network (kind, layers, tied), the data fingerprint and every tensor
+        info, best_state = resume_checkpoint(ckpt, model=model, optimizer=opt, run_args=run_args,
+                                             fingerprint=fingerprint)
         start_epoch, best_loss = int(info["epoch"]), float(
             info["best_loss"] if info["best_loss"] is not None else math.inf)
         best_epoch, bad = int(info["best_epoch"]), int(info["bad_epochs"])
@@ -450,7 +456,7 @@ def train(
                     "stopped_early": stopped, "log_bytes": log_path.stat().st_size,
                     "rng": {"scheme": "torch.Generator per epoch, seeded from SeedSequence([seed, epoch])",
                             "seed": seed, "next_epoch": epoch + 1},
-                    "library_version": __version__}
+                    "library_version": __version__, "model": model_signature(model), "data": fingerprint}
             save_checkpoint(ckpt, epoch=epoch + 1, model_state=model.state_dict(), best_state=best_state,
                             optimizer=opt, info=info)
         if stopped:

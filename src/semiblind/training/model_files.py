@@ -34,7 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import _registry
-from .._backend import resolve_dtype
+from .._backend import resolve_device, resolve_dtype
 from .._files import atomic_path, atomic_write_text
 from .._json import dumps as json_dumps
 from .._version import __version__
@@ -166,8 +166,11 @@ def check_energy_grid(cfg: dict[str, Any], energies: Any, *, label: str) -> None
 
 
 def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...] = ("LPALM",),
-                       energies: Any = None) -> str:
+                       energies: Any = None, data_kind: str | None = None) -> str:
     """Name of the shipped model of one of ``classes`` for ``m`` channels (and ``n`` sources if given).
+
+    ``data_kind`` (``"pixels"`` or ``"image"``, None: any) keeps only the models whose data contract expects that
+    input (``preprocessing.input``; a contract that does not say expects pixels ``(m, t)``).
 
     With ``energies`` (the data's channel centres in keV) a model must also match on the energy grid of its data
     contract (:func:`check_energy_grid`); without, the match is on the channel count. Raises ``ValueError``
@@ -177,7 +180,9 @@ def find_shipped_model(m: int, n: int | None = None, *, classes: tuple[str, ...]
     fits = []
     for name, cfg in table.items():
         arch = modern_architecture(cfg.get("architecture", {}))
-        if arch.get("class") in classes and arch.get("n_channels") == m and (n is None or arch.get("n_sources") == n):
+        kind = ((cfg.get("data_contract") or {}).get("preprocessing") or {}).get("input", "pixels")
+        if arch.get("class") in classes and arch.get("n_channels") == m and (n is None or arch.get("n_sources") == n) \
+                and (data_kind is None or kind == data_kind):
             fits.append(name)
     if fits and energies is not None:
         for name in fits:
@@ -306,6 +311,7 @@ def load_model(
     data it will be applied to; a mismatch raises ``ValueError`` stating both numbers. The model is returned in
     ``eval()`` mode with ``model.name`` set to the shipped name or the folder path.
     """
+    dev = resolve_device(device, argument="device") if device is not None else None
     d = _resolve_dir(name_or_dir)
     cfg = read_config(d)
     wpath = d / WEIGHTS_NAME
@@ -320,8 +326,29 @@ def load_model(
     stored = next(iter(tensors.values())).dtype if tensors else torch.float32
     dt = resolve_dtype(dtype) if dtype is not None else (stored if stored in (torch.float32, torch.float64)
                                                           else torch.float32)
+    # the config is checked against the tensors' names and shapes on the meta device (no memory), so that a
+    # config declaring 10⁹ layers or channels is refused before anything is allocated
+    try:
+        with torch.device("meta"):
+            expected = model_from_config(cfg, dtype=dt).state_dict()
+    except ValueError:
+        raise
+    except Exception:  # a network whose construction needs real tensors: checked after building it
+        expected = None
+    if expected is not None:
+        _match_tensors(tensors, expected, cfg, wpath)
     model = model_from_config(cfg, dtype=dt)
     expected = model.state_dict()
+    _match_tensors(tensors, expected, cfg, wpath)
+    model.load_state_dict({k: v.to(dt) for k, v in tensors.items()})
+    if dev is not None:
+        model = model.to(dev)
+    return _finish(model, d, m, n)
+
+
+def _match_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], cfg: dict[str, Any],
+                   wpath: Path) -> None:
+    """The stored tensors must be exactly those of the network the config describes, with its shapes."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -337,9 +364,9 @@ def load_model(
             )
         if not torch.isfinite(v).all():
             raise ValueError(f"{str(wpath)!r} is corrupted: tensor {k!r} holds NaN or infinite values.")
-    model.load_state_dict({k: v.to(dt) for k, v in tensors.items()})
-    if device is not None:
-        model = model.to(device)
+
+
+def _finish(model: UnrolledNet, d: Path, m: int | None, n: int | None) -> UnrolledNet:
     shipped = shipped_models_dir()
     try:
         is_shipped = d.resolve().parent == shipped.resolve()
