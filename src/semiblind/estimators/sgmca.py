@@ -169,6 +169,7 @@ def sgmca(
     mapping: Sequence[int] | None = None,
     n_mu: int = 11,
     reidentify: str = "ramp",
+    final_s: str = "least_squares",
     A0: torch.Tensor | None = None,
 ) -> FitResult:
     """Run sGMCA (Algorithm 1) on ``X (B, m, t)``; see the module docstring and :class:`SGMCA`.
@@ -178,7 +179,8 @@ def sgmca(
     model ``j`` (skips the identification). ``reidentify``: ``"always"`` (Algorithm 2 at every iteration) or
     ``"ramp"`` (at every iteration while the support fraction grows, then the assignment is kept: the costly
     search stops once the columns have settled). ``A0 (B, m, n)``: starting point (default: GMCA's PCA start).
-    Returns A ``(B, m, n)``, S ``(B, n, t)`` (the last thresholded estimate), ``history["delta_S"]``, and
+    ``final_s``: ``"least_squares"`` (``A⁺X`` with the final A, as GMCA's default) or ``"thresholded"`` (the last
+    thresholded estimate). Returns A ``(B, m, n)``, S ``(B, n, t)``, ``history["delta_S"]``, and
     ``info["assignment"]`` (first sample: model index → column).
     """
     B, m, t = X.shape
@@ -229,6 +231,8 @@ def sgmca(
                 break
         S_prev = S
     del S_prev
+    if final_s == "least_squares":
+        S = gmca_pinv(A, sv_floor) @ X
     info = {"assignment": assign[0].tolist() if kmod else []}
     return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history}, info=info)
 
@@ -246,6 +250,7 @@ _GMCA_CONSTRAINTS: dict[str, list] = {
     "min_coefficients": [Interval(int, 1, None, closed="left")],
     "reweighting": [BOOL],
     "sv_floor": [Interval(float, 0, 1, closed="both")],
+    "final_s": [Options(("least_squares", "thresholded"))],
 }
 _LIST = InstanceOf((str, list, tuple), "a comma-separated string or a list")
 _ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
@@ -272,7 +277,7 @@ class _GMCAFamily(BaseSeparator):
     def _gmca_kwargs(self) -> dict[str, Any]:
         return {"n_scales": self.n_scales, "k": self.k, "K_max": self.K_max, "n_ramp": self.n_ramp,
                 "max_iter": self.max_iter, "tol": self.tol, "min_coefficients": self.min_coefficients,
-                "reweighting": self.reweighting, "sv_floor": self.sv_floor}
+                "reweighting": self.reweighting, "sv_floor": self.sv_floor, "final_s": self.final_s}
 
     def _given_A0(self, X: torch.Tensor) -> torch.Tensor | None:
         if self.A0 is None:
@@ -320,7 +325,8 @@ class SGMCA(_GMCAFamily):
     reidentify : ``"ramp"`` (identify at every iteration while GMCA's support fraction grows, then keep the
         assignment) or ``"always"`` (every iteration, as Algorithm 1 is written; about twice the cost) ["ramp"].
     n_scales [2], k [3.0], K_max [0.5], n_ramp [None: max_iter // 2], max_iter [50], tol [1e-6],
-    min_coefficients [5], reweighting [True], sv_floor [1e-3]: GMCA's (see :class:`semiblind.solvers.gmca.GMCA`).
+    min_coefficients [5], reweighting [True], sv_floor [1e-3], final_s ["least_squares"; or "thresholded"]:
+    GMCA's (see :class:`semiblind.solvers.gmca.GMCA`).
     A0 : starting mixing matrix ``(m, n)`` [None: GMCA's PCA start].
     energies : the data's channel energies (keV); shipped models must match their grid [None].
     random_state, dtype, device, verbose: as everywhere.
@@ -363,6 +369,7 @@ class SGMCA(_GMCAFamily):
         min_coefficients: int = 5,
         reweighting: bool = True,
         sv_floor: float = 1e-3,
+        final_s: str = "least_squares",
         A0: Any = None,
         energies: Any = None,
         random_state: Any = None,
@@ -385,6 +392,7 @@ class SGMCA(_GMCAFamily):
         self.min_coefficients = min_coefficients
         self.reweighting = reweighting
         self.sv_floor = sv_floor
+        self.final_s = final_s
         self.A0 = A0
         self.energies = energies
         self.random_state = random_state
@@ -481,6 +489,7 @@ class NearestNeighbourSGMCA(_GMCAFamily):
         min_coefficients: int = 5,
         reweighting: bool = True,
         sv_floor: float = 1e-3,
+        final_s: str = "least_squares",
         A0: Any = None,
         random_state: Any = None,
         dtype: str = "float32",
@@ -501,6 +510,7 @@ class NearestNeighbourSGMCA(_GMCAFamily):
         self.min_coefficients = min_coefficients
         self.reweighting = reweighting
         self.sv_floor = sv_floor
+        self.final_s = final_s
         self.A0 = A0
         self.random_state = random_state
         self.dtype = dtype
