@@ -19,14 +19,13 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from _bad_input_cases import dataset, good_arrays, listing, model_dir, multi_dataset, write_npz
+from _bad_input_cases import dataset, good_arrays, listing, multi_dataset, write_npz
 from semiblind import _budget
 from semiblind._backend import resolve_device
 from semiblind._files import atomic_path, check_output_path
@@ -383,3 +382,158 @@ def test_unwritable_folder_message_names_the_target_not_the_temp_file(tmp_path, 
         with atomic_path(tmp_path / "out.npz"):
             pass
     assert re.fullmatch(r"out '.*out\.npz' cannot be written: its folder '.*' is not writable\.", str(info.value))
+
+
+# ---------------------------------------------------------------------------------------------- classes 3, 8: resume
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One epoch of a 2-layer LPALM on 3 tiny mixtures, with its checkpoint."""
+    folder = tmp_path_factory.mktemp("run")
+    train = multi_dataset(folder)
+    rc = main(["train", "lpalm", "--train", str(train), "--out", str(folder / "run"), "--epochs", "1", "--layers",
+               "2", "--quiet"])
+    assert rc == 0
+    return folder
+
+
+def _copy_run(src: Path, dst: Path) -> tuple[Path, Path]:
+    import shutil
+
+    shutil.copytree(src / "run", dst / "run")
+    shutil.copy(src / "multi.npz", dst / "multi.npz")
+    return dst / "run", dst / "multi.npz"
+
+
+def _resume(run: Path, train: Path, *extra: str) -> list[str]:
+    return ["train", "lpalm", "--train", str(train), "--out", str(run), "--epochs", "2", "--layers", "2", "--quiet",
+            "--resume", *extra]
+
+
+def _rewrite_tensors(run: Path, edit) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    path = run / "checkpoint" / state["tensors"]
+    tensors = dict(load_file(str(path)))
+    edit(tensors)
+    save_file(tensors, str(path))
+
+
+def _state(run: Path) -> dict:
+    return json.loads((run / "checkpoint" / "state.json").read_text())
+
+
+def _other_data(folder: Path) -> Path:
+    X, A, S = good_arrays(seed=9)
+    return write_npz(folder / "other.npz", X=np.stack([X] * 3), A=np.stack([A] * 3), S=np.stack([S] * 3))
+
+
+@pytest.mark.parametrize("case, tamper, extra, pattern", [
+    ("state.json is a list", lambda r: (r / "checkpoint" / "state.json").write_text("[1, 2]"), (),
+     r"checkpoint '.*state\.json' must hold a JSON object .*; it holds list\.$"),
+    ("state.json without epoch", lambda r: (r / "checkpoint" / "state.json").write_text(
+        json.dumps({k: v for k, v in _state(r).items() if k != "epoch"})), (),
+     r"checkpoint '.*state\.json' lacks the field\(s\) epoch; it was not written by semiblind train or is damaged"),
+    ("a wrong-shaped tensor", lambda r: _rewrite_tensors(r, lambda t: t.__setitem__("model/W", t["model/W"][:1])), (),
+     r"checkpoint weights in '.*' do not fit this network: 'W' has shape \(1, 8, 2\), the network needs \(2, 8, 2\)"),
+    ("a missing tensor", lambda r: _rewrite_tensors(r, lambda t: t.pop("model/W")), (),
+     r"checkpoint weights in '.*' do not fit this network \(missing W\)"),
+    ("another --layers", None, ("--layers", "3"),
+     r"resume needs the same network as the interrupted run \(layers 2 in the checkpoint, 3 now\)"),
+    ("--tied", None, ("--tied",), r"resume needs the same network as the interrupted run \(tied False in the "
+                                  r"checkpoint, True now\)"),
+    ("another training file", None, ("OTHER",),
+     r"resume needs the training data of the interrupted run \(X \(3, 8, 64\), A \(3, 8, 2\), S \(3, 2, 64\), "
+     r"SHA-256 [0-9a-f]{12}…\); the training file given now holds other data"),
+])
+def test_resume_refuses_another_run_or_a_damaged_checkpoint(case, tamper, extra, pattern, finished_run, tmp_path,
+                                                            capsys):
+    run, train = _copy_run(finished_run, tmp_path)
+    if tamper is not None:
+        tamper(run)
+    argv = _resume(run, train)
+    if extra == ("OTHER",):
+        argv[argv.index("--train") + 1] = str(_other_data(tmp_path))
+    else:
+        for flag in extra:
+            if flag == "--layers":
+                argv[argv.index("--layers") + 1] = extra[1]
+                break
+            argv.append(flag)
+    line = _cli(argv, capsys, tmp_path)
+    assert re.search(pattern, line), line
+
+
+def test_resume_of_the_same_run_still_works(finished_run, tmp_path, capsys):
+    run, train = _copy_run(finished_run, tmp_path)
+    capsys.readouterr()
+    assert main(_resume(run, train)) == 0, capsys.readouterr().err
+    assert _state(run)["epoch"] == 2 and _state(run)["data"]["shapes"]["X"] == [3, 8, 64]
+
+
+def test_checkpoint_api_refusals(finished_run, tmp_path):
+    from semiblind.training.checkpoint import data_fingerprint, load_checkpoint
+
+    run, _ = _copy_run(finished_run, tmp_path)
+    info, model_state, _, _ = load_checkpoint(run / "checkpoint")
+    assert info["model"]["layers"] == 2 and set(info["data"]) == {"shapes", "sha256"}
+    X, A, S = good_arrays()
+    assert data_fingerprint(X, A, S) == data_fingerprint(X.copy(), A, S)
+    assert data_fingerprint(X, A, S) != data_fingerprint(X + 1e-12, A, S)
+    (run / "checkpoint" / "state.json").write_text('{"epoch": "one"}')
+    with pytest.raises(ValueError, match=r"lacks the field\(s\) tensors, optimizer_groups"):
+        load_checkpoint(run / "checkpoint")
+
+
+# -------------------------------------------------------------------------------------- class 1: never written
+
+
+def test_non_finite_result_is_never_returned_or_written(tmp_path, monkeypatch, capsys):
+    """Whatever a solver produces, a NaN in A or S becomes a sentence and no file (API and command line)."""
+    import semiblind
+    from semiblind.solvers.palm import PALM
+
+    real = PALM._fit_batch
+
+    def poisoned(self, X, *, image_shape):
+        res = real(self, X, image_shape=image_shape)
+        res.S[..., 0] = float("nan")
+        return res
+
+    monkeypatch.setattr(PALM, "_fit_batch", poisoned)
+    X, _, _ = good_arrays()
+    with pytest.raises(ValueError, match=r"^PALM produced non-finite values in S \(2 of 128 entries\), so no result "
+                                         r"is returned or written"):
+        semiblind.separate(X, 2, method="palm", max_iter=5)
+    inp = dataset(tmp_path)
+    line = _cli(["separate", str(inp), "--method", "palm", "--n-sources", "2", "--set", "max_iter=5", "--out",
+                 str(tmp_path / "out.fits")], capsys, tmp_path)
+    assert "PALM produced non-finite values in S" in line
+    import semiblind.io
+
+    with pytest.raises(ValueError, match=r"^S must be finite to be written; got 1 NaN or infinite value\(s\) of 128"):
+        S = np.ones((2, 64))
+        S[0, 0] = np.inf
+        semiblind.io.save_result(tmp_path / "r.npz", np.ones((8, 2)), S, info={})
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_scaled_data_in_range_still_separates():
+    """The range check refuses only what the precision cannot carry: HALS at 1e-10 and 1e10 in float32 and PALM
+    at 1e100 in float64 give finite, non-zero results."""
+    import warnings
+
+    import semiblind
+
+    X, _, _ = good_arrays()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for scale in (1e-10, 1e10):
+            sep = semiblind.separate(X * scale, 2, method="hals", max_iter=20)
+            assert np.isfinite(sep.S).all() and np.abs(sep.A @ sep.S).max() > 0
+            rel = np.linalg.norm(sep.A @ sep.S - X * scale) / np.linalg.norm(X * scale)
+            assert rel < 0.5
+        sep = semiblind.separate(X * 1e100, 2, method="palm", max_iter=20, dtype="float64", lam=0.0)
+        assert np.isfinite(sep.S).all() and np.abs(sep.S).max() > 0
