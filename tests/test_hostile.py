@@ -309,6 +309,7 @@ def test_concurrent_separate_to_one_fits_loses_nothing(tmp_path, monkeypatch, ca
     assert sorted(q.name for q in tmp_path.iterdir()) == ["data.npz", "out.fits"]
 
 
+@pytest.mark.slow
 def test_two_real_processes_one_destination(tmp_path):
     """The real race: two ``python -m semiblind separate`` started together on one FITS ``--out``; never both
     succeed (one result would be lost), and whoever fails says why in one line."""
@@ -537,3 +538,57 @@ def test_scaled_data_in_range_still_separates():
             assert rel < 0.5
         sep = semiblind.separate(X * 1e100, 2, method="palm", max_iter=20, dtype="float64", lam=0.0)
         assert np.isfinite(sep.S).all() and np.abs(sep.S).max() > 0
+
+
+# ------------------------------------------------------------------------------------------------ class 16: demo
+
+
+def _only_hals(monkeypatch):
+    import semiblind.demo as demo
+
+    real = demo._run_demo
+    monkeypatch.setattr(demo, "_run_demo", lambda out, seed, quick, progress, wanted: real(out, seed, quick,
+                                                                                           progress, ["hals"]))
+    return demo
+
+
+def test_interrupted_demo_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """An interrupt while the demo writes its folder (figures already drawn) leaves no folder at all, and a rerun
+    is not refused."""
+    demo = _only_hals(monkeypatch)
+    real_report = demo._write_report
+
+    def interrupted(out, *args, **kw):
+        assert (out / "figures" / "spectra.png").is_file()  # the state the issue found left behind
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "_write_report", interrupted)
+    out = tmp_path / "demo"
+    capsys.readouterr()
+    rc = main(["demo", "--quick", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 130 and err == "semiblind: interrupted; no partial output was written.\n"
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(demo, "_write_report", real_report)
+    assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
+    assert (out / "index.html").is_file() and (out / "figures" / "spectra.png").is_file()
+    assert [q.name for q in tmp_path.iterdir()] == ["demo"]
+
+
+@pytest.mark.slow
+def test_sigint_during_demo_leaves_nothing(tmp_path):
+    """The real signal: SIGINT to ``python -m semiblind demo --quick`` once it writes its staging folder."""
+    out = tmp_path / "demo"
+    proc = subprocess.Popen([sys.executable, "-m", "semiblind", "demo", "--quick", "--no-progress", "--out",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if any(q.name.endswith(".part") for q in tmp_path.iterdir()):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

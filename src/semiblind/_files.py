@@ -132,3 +132,46 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
 def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def _move_into(src: Path, dst: Path) -> None:
+    """Move every entry of folder ``src`` into folder ``dst`` (files replaced atomically, folders merged)."""
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir():
+            _move_into(entry, target)
+            entry.rmdir()
+        else:
+            os.replace(entry, target)
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new hidden folder beside ``out_dir`` to write a whole output folder into; on success its
+    contents become ``out_dir`` (renamed into place when ``out_dir`` is missing or empty, moved in file by file
+    otherwise), on any error or interruption (``KeyboardInterrupt`` included) the staging folder is deleted,
+    so a folder of results is either complete or absent."""
+    import shutil
+
+    out = Path(out_dir)
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
+    except PermissionError:
+        raise PermissionError(f"out_dir {str(out)!r} cannot be written: its folder {str(parent)!r} is not "
+                              "writable.") from None
+    try:
+        yield stage
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)  # mkdtemp makes a private (0700) folder
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        if not os.path.lexists(out):
+            os.rename(stage, out)
+        else:
+            _move_into(stage, out)
+            stage.rmdir()
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ._files import atomic_write_text, check_output_dir
+from ._files import atomic_write_text, check_output_dir, staged_dir
 from ._json import dumps as json_dumps
 from ._json import to_jsonable
 
@@ -303,18 +303,19 @@ def _run_demo(out: Path, seed: int, quick: bool, progress: bool, wanted: list[st
                              f"failed: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}")
         table, scores, aligned = _score(runs, sim)
         bar.set_postfix_str("figures")
-        out.mkdir(exist_ok=True)
-        figures = _figures(out, sim, runs, aligned, table)
+        with staged_dir(out) as stage:  # the folder appears complete or not at all (an interrupt leaves nothing)
+            figures = _figures(stage, sim, runs, aligned, table)
+            bar.update(1)
+            bar.set_postfix_str("files")
+            settings = _settings(sim, seed, quick, runs)
+            files = _write_files(stage, sim, runs, table, scores, settings, skipped, notes)
+            wall = time.perf_counter() - t_start
+            text = _format_text_table(table)
+            report = _write_report(stage, sim, runs, table, settings, skipped, notes, figures,
+                                   [*files, *figures.all()], wall)
         bar.update(1)
-        bar.set_postfix_str("files")
-        settings = _settings(sim, seed, quick, runs)
-        files = _write_files(out, sim, runs, table, scores, settings, skipped, notes)
-        wall = time.perf_counter() - t_start
-        text = _format_text_table(table)
-        report = _write_report(out, sim, runs, table, settings, skipped, notes, figures,
-                               [*files, *figures.all()], wall)
-        bar.update(1)
-    files = [*files, *figures.all(), report]
+    files = [out / Path(p).relative_to(stage) for p in [*files, *figures.all(), report]]
+    report = out / Path(report).relative_to(stage)
     return DemoResult(out_dir=out, report=report, table=table, scores=scores, table_text=text, skipped=skipped,
                       notes=notes, files=files, wall_seconds=time.perf_counter() - t_start, settings=settings)
 
