@@ -147,11 +147,9 @@ def _separate(X: np.ndarray, n: int, method: str, seed: int, **params: Any) -> _
 
 
 def _run_lpalm(X: np.ndarray, n: int, seed: int, quick: bool) -> _Run:
-    from .training.model_files import find_shipped_model
-
-    name = find_shipped_model(X.shape[0], n, classes=("LPALM",))
-    run = _separate(X, n, "lpalm", seed, model=name, input_scale="energy")
-    run.params = {"model": name, "input_scale": "energy"}
+    # the separator picks the shipped model for X's kind: the wavelet-mode image model for the demo's cube
+    run = _separate(X, n, "lpalm", seed)
+    run.params = {"model": run.info.get("model"), "input_scale": run.info.get("input_scale_mode")}
     return run
 
 

@@ -92,8 +92,9 @@ def mixing_matrices(source: str = "auto", *, n_train: int = 750, n_test: int = 1
                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """``(A_train (n_train, 65, 4), A_test (n_test, 65, 4), origin)``.
 
-    ``source="paper"``: the LPALM paper's 750 / 150 split of the shared 65-channel spectra (the first
-    ``n_train`` / ``n_test`` of each part, in the split's order); ``"simulator"``: fresh matrices of
+    ``source="paper"``: the LPALM paper's 750 / 150 split of the shared 65-channel spectra (``n_train`` /
+    ``n_test`` matrices evenly spaced along each part's order, which runs from least to most similar to matrix 0,
+    so that a reduced set spans the same range; all of them at 750 / 150); ``"simulator"``: fresh matrices of
     :func:`semiblind.data.xray.sample_mixing_matrices` (default grid), training and test from disjoint seeds;
     ``"auto"``: the paper's when the shared folder is found, the simulator's otherwise. ``origin`` says which.
     """
@@ -116,7 +117,9 @@ def mixing_matrices(source: str = "auto", *, n_train: int = 750, n_test: int = 1
             if n_train > tr.size or n_test > te.size:
                 raise ValueError(f"n_train and n_test must be at most {tr.size} and {te.size} with the paper's "
                                  f"matrices; got {n_train} and {n_test}.")
-            return bank[tr[:n_train]], bank[te[:n_test]], "paper"
+            pick_tr = np.linspace(0, tr.size - 1, n_train).round().astype(np.int64)
+            pick_te = np.linspace(0, te.size - 1, n_test).round().astype(np.int64)
+            return bank[tr[pick_tr]], bank[te[pick_te]], "paper"
     from .xray import sample_mixing_matrices
 
     s_tr, s_te = np.random.SeedSequence([seed, 7]).spawn(2)

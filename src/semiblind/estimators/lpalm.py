@@ -10,10 +10,12 @@ from typing import Any, ClassVar
 import torch
 
 from .._validation import NONE, Options, check_initial_mixing
-from ..solvers.base import register
+from ..solvers.base import FitResult, register
 from ..solvers.ista import ARRAY
+from ..training.model_files import find_shipped_model, load_model
 from ..unrolled.base import UnrolledNet
 from ._learned import LearnedSeparator
+from ._lpalm_scaling import INPUT_SCALES, input_scale_factor, pixel_factor, threshold_scaled
 
 
 @register
@@ -24,15 +26,21 @@ class LPALMSeparator(LearnedSeparator):
     ----------
     n_sources : number of sources; must equal the model's.
     model : a model folder, a shipped model name (e.g. ``"lpalm-xray65"``) or an :class:`~semiblind.unrolled.LPALM`
-        module. Default (None): the shipped LPALM whose channel count and source count match X and, when
-        ``energies`` is given, whose energy grid matches too; ``info_["model"]`` / ``Separation.info["model"]``
-        names it.
-    input_scale : ``"energy"`` (default) or ``"none"``. LPALM's thresholds θ(k) and steps 1/L_A(k) are absolute
-        numbers learned on mixtures of unit-norm spectra and unit-l2 source rows, whose energy is
-        ``‖X‖²_F ≈ n``; the network is therefore not scale-invariant. ``"energy"`` runs it on ``c·X`` with
-        ``c = sqrt(n / ‖X‖²_F)`` per sample and divides the estimated S by ``c``, so ``separate(k·X)`` returns
-        the same A and ``k`` times the S of ``separate(X)``; ``info_["input_scale"]`` records ``c``.
-        ``"none"`` feeds X as it is (for data already on the training scale).
+        module. Default (None): the shipped LPALM whose channel count and source count match X, whose data
+        contract expects X's kind of input — image cubes ``(m, H, W)`` get the wavelet-mode
+        ``"lpalm-xray65-image"``, pixels ``(m, t)`` the pixel model ``"lpalm-xray65"`` — and, when ``energies`` is
+        given, whose energy grid matches too; ``info_["model"]`` / ``Separation.info["model"]`` names it.
+    input_scale : None (default: the mode the model's data contract names, ``preprocessing.input_scale``, else
+        ``"energy"``), ``"energy"``, ``"pixel"`` or ``"none"``. LPALM's thresholds θ(k) and steps 1/L_A(k) are
+        absolute numbers learned on mixtures of unit-norm spectra and unit-l2 source rows of ``t_train`` pixels;
+        the network is not scale-invariant. ``"energy"`` runs it on ``c·X`` with ``c = sqrt(n / ‖Z‖²_F)`` per
+        sample, Z what the layers see (X, or its starlet detail scales in wavelet mode), and divides the estimated
+        S by ``c``, so ``separate(k·X)`` returns the same A and ``k`` times the S of ``separate(X)``;
+        ``info_["input_scale"]`` records ``c``. ``"pixel"`` also multiplies the thresholds by
+        ``sqrt(t_train / t)`` (t the pixels the layers see; ``t_train`` from the data contract), which is exactly
+        running the network at the per-pixel scale of training whatever the image size (see
+        :mod:`semiblind.estimators._lpalm_scaling`). ``"none"`` feeds X as it is (data already on the training
+        scale). ``info_["input_scale_mode"]`` says which mode ran.
     A0 : a starting mixing matrix ``Ã(0)`` ``(m, n)`` (channels, sources; or ``(B, m, n)`` for a batch) instead of
         the network's ``1/√m``, or None (default, as trained).
     energies : the data's channel energies in keV ``(m,)``, or None. When given, the model's data contract must
@@ -51,9 +59,10 @@ class LPALMSeparator(LearnedSeparator):
     reference = "Fahes et al. 2022 (ICLR)"
     model_classes = ("LPALM",)
     needs_model_file = False
+    _image_shape: tuple[int, ...] | None = None  # set by _fit_batch for the model choice and the input scale
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **LearnedSeparator._parameter_constraints,
-        "input_scale": [Options(("energy", "none"))],
+        "input_scale": [NONE, Options(INPUT_SCALES)],
         "A0": [NONE, ARRAY],
     }
 
@@ -62,7 +71,7 @@ class LPALMSeparator(LearnedSeparator):
         *,
         n_sources: int,
         model: Any = None,
-        input_scale: str = "energy",
+        input_scale: str | None = None,
         A0: Any = None,
         energies: Any = None,
         random_state: Any = None,
@@ -81,13 +90,44 @@ class LPALMSeparator(LearnedSeparator):
             B, m, _ = X.shape
             A0 = check_initial_mixing(self.A0, batch=B, n_channels=m, n_sources=self.n_sources, dtype=X.dtype,
                                       device=X.device)
+        if self._scale_mode(net) == "pixel":
+            net = threshold_scaled(net, pixel_factor(net, X, image_shape))
         return net(X, image_shape=image_shape, A0=A0)
 
+    def _scale_mode(self, net: UnrolledNet) -> str:
+        """``input_scale``, or the mode the model's data contract names (``"energy"`` when it names none)."""
+        if self.input_scale is not None:
+            return self.input_scale
+        named = ((getattr(net, "contract", {}) or {}).get("preprocessing") or {}).get("input_scale")
+        return named if named in INPUT_SCALES else "energy"
+
     def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
-        if self.input_scale == "none":
+        if self._scale_mode(self.model_) == "none":
             return None
-        energy = X.square().sum(dim=(-2, -1), keepdim=True)  # > 0: check_data rejects all-zero data
-        return torch.sqrt(self.n_sources / energy)
+        # ‖Z‖ > 0: check_data rejects all-zero data
+        return input_scale_factor(self.model_, X, self._image_shape, self.n_sources)
+
+    def _resolve_model(self, m: int) -> tuple[UnrolledNet, str]:
+        if self.model is not None:
+            return super()._resolve_model(m)
+        kind = "image" if self._image_shape is not None else "pixels"
+        try:
+            label = find_shipped_model(m, self.n_sources, classes=self.model_classes, energies=self.energies,
+                                       data_kind=kind)
+        except ValueError:
+            if kind == "pixels":
+                raise
+            # no shipped image model fits: the pixel model (wavelet or not) still separates a cube
+            label = find_shipped_model(m, self.n_sources, classes=self.model_classes, energies=self.energies)
+        net = load_model(label)
+        net.check_data(m, self.n_sources)
+        return net.to(dtype=self._dtype, device=self._device).eval(), label
+
+    def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
+        self._image_shape = image_shape
+        res = super()._fit_batch(X, image_shape=image_shape)
+        res.info["input_scale_mode"] = self._scale_mode(self.model_)
+        return res
 
 
 # The S-only networks separate with their reference mixing matrix ``A_ref`` (returned as the estimated A); their

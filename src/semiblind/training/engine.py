@@ -467,6 +467,9 @@ def train(
     model.eval()
     epochs_run = history[-1]["epoch"] if history else start_epoch
     best_rec = next((r for r in history if r["epoch"] == best_epoch), {})
+    # t_train: the pixels the layers saw per training mixture (J·t in wavelet mode), for input_scale="pixel"
+    t_layers = int(tr.X.shape[-1]) * (int(model.n_scales) if getattr(model, "wavelet", False) else 1)
+    model.contract["preprocessing"] = {**(model.contract.get("preprocessing") or {}), "t_train": t_layers}
     model.contract["training"] = {
         **(model.contract.get("training") or {}),
         **(description or {}),
