@@ -89,7 +89,7 @@ def _settings(quick: bool | str) -> dict[str, Any]:
     if quick:
         return {"scenes": [(3, 48), (4, 48)], "samson": (95, 95),
                 "selfsup": {"n_train": 96, "n_valid": 8, "n_pixels": 512, "epochs": 15, "lr": 3e-3},
-                "cnnaeu": {"epochs": 25}, "max_iter": 1000}
+                "cnnaeu": {"epochs": 100}, "max_iter": 1000}
     return {"scenes": [(3, 64), (4, 64), (5, 64), (3, 64), (4, 64)], "samson": (95, 95), "selfsup": {},
             "cnnaeu": {}, "max_iter": 2000}
 
