@@ -428,6 +428,21 @@ def model_with_config(folder: Path, key: str, value: Any) -> Path:
     return d
 
 
+def _truth_with_nan(folder: Path) -> Path:
+    X, A, S = good_arrays()
+    A = A.copy()
+    A[0, 0] = np.nan
+    return write_npz(folder / "nantruth.npz", X=X, A=A, S=S)
+
+
+def _model_bad_grid(folder: Path) -> Path:
+    d = model_dir(folder)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.setdefault("data_contract", {})["energy_grid"] = {"edges": ["a", "b", "c"]}
+    (d / "config.json").write_text(json.dumps(cfg))
+    return d
+
+
 def _text_file(folder: Path) -> Path:
     p = folder / "notes.txt"
     p.write_text("not a training set\n")
@@ -740,6 +755,18 @@ KINDS: list[Kind] = [
     Kind("model config with 1e9 layers", lambda d: _load_model(model_with_config(d, "layers", 10**9)), ValueError,
          r"does not match its config\.json",
          _cli_model(lambda d: model_with_config(d, "layers", 10**9)), r"does not match its config\.json"),
+    Kind("evaluate: RESULT with another extension", lambda d: _io().load_result(result_file(d).rename(d / "r.txt")
+                                                                       or d / "r.txt"), ValueError,
+         r"^RESULT must be a \.npz or \.fits file written by semiblind separate .*; got '.*r\.txt'\.$",
+         _evaluate(lambda d: result_file(d).rename(d / "r.txt") or d / "r.txt", dataset),
+         r"error: RESULT must be a \.npz or \.fits file written by semiblind separate"),
+    Kind("evaluate: --truth with a NaN", cli=_evaluate(result_file, _truth_with_nan),
+         cli_match=r"error: --truth '.*nantruth\.npz' must hold finite values; its A has 1 NaN or infinite value"),
+    Kind("evaluate: a result given as --truth", cli=_evaluate(result_file, lambda d: result_file(d, name="r2.npz")),
+         cli_match=r"error: --truth '.*r2\.npz' has no 'X' array; found keys: A, S, info\.$"),
+    Kind("model config with a malformed energy grid", lambda d: _load_model(_model_bad_grid(d)), ValueError,
+         r"^data_contract\.energy_grid in '.*config\.json' must be a known grid name or .*could not convert string",
+         _cli_model(_model_bad_grid), r"data_contract\.energy_grid in '.*config\.json' must be"),
     Kind("model config with m = 1e9", lambda d: _load_model(model_with_config(d, "n_channels", 10**9)),
          ValueError, r"does not match its config\.json",
          _cli_model(lambda d: model_with_config(d, "n_channels", 10**9)), r"does not match its config\.json"),

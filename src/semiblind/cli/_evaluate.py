@@ -81,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
                          f"{'neither' if truth.A is None and truth.S is None else 'only one of them'}.")
     A_est, S_est = np.asarray(res.A, dtype=float), np.asarray(res.S, dtype=float)
     A_true, S_true = np.asarray(truth.A, dtype=float), np.asarray(truth.S, dtype=float)
+    for who, path, key, arr in (("RESULT", args.result, "A", A_est), ("RESULT", args.result, "S", S_est),
+                                ("--truth", args.truth, "A", A_true), ("--truth", args.truth, "S", S_true)):
+        n_bad = int(arr.size - np.isfinite(arr).sum())
+        if n_bad:  # named here, not as metrics' A_true/S_est
+            raise ValueError(f"{who} {str(path)!r} must hold finite values; its {key} has {n_bad} NaN or infinite "
+                             "value(s).")
     if A_est.shape != A_true.shape or S_est.size != S_true.size or S_est.shape[0] != S_true.shape[0]:
         raise ValueError(
             f"RESULT and TRUTH do not match: the result has A {A_est.shape} and S {S_est.shape}, the truth "

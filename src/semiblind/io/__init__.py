@@ -75,6 +75,20 @@ def load_input(
         raise IsADirectoryError(f"{argument} must be a data file; {str(p)!r} is a directory.")
     if not p.exists():
         raise FileNotFoundError(f"{argument} {str(p)!r} does not exist.")
+    try:
+        return _read_input(p, format=format, index=index, spectral_axis=spectral_axis)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if argument == "INPUT" or not msg.startswith("INPUT "):
+            raise
+        try:  # the readers say INPUT; name the file as the caller does (e.g. --truth)
+            renamed = type(exc)(argument + msg[len("INPUT"):])
+        except Exception:  # an exception type with another constructor: keep it as it is
+            raise exc from None
+        raise renamed from None
+
+
+def _read_input(p: Path, *, format: str | None, index: int | None, spectral_axis: Any) -> Cube:
     fmt = detect_format(p, format)
     if spectral_axis is not None and fmt != "fits":
         raise ValueError(
@@ -188,7 +202,11 @@ def save_result(
 def load_result(path: str | os.PathLike, *, format: str | None = None) -> Result:
     """Read a result written by :func:`save_result` (``.npz`` or ``.fits``)."""
     p = as_path(path, argument="RESULT")
-    fmt = output_format(p, format)
+    try:
+        fmt = output_format(p, format)
+    except ValueError:
+        raise ValueError(f"RESULT must be a .npz or .fits file written by semiblind separate (the format is "
+                         f"chosen by extension); got {str(p)!r}.") from None
     if fmt == "npz":
         from .npz import load_npz_result
 

@@ -273,6 +273,11 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(
                 f"architecture.{key} in {str(cfg_path)!r} must be a positive int; got {arch.get(key)!r}."
             )
+    try:  # the data contract's grid is read here, so that a malformed one names its file and field
+        contract_energy_grid(cfg)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"data_contract.energy_grid in {str(cfg_path)!r} must be a known grid name or "
+                         f"{{\"edges\": [increasing keV values]}}; it is not ({exc}).") from None
     return cfg
 
 
