@@ -93,6 +93,7 @@ def gradient_step_a(
     *,
     project: bool = True,
     SSt: torch.Tensor | None = None,
+    XSt: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Projected gradient step on A: ``A ← Π_{‖A_i‖₂ ≤ 1}(A − step·(A S − X) Sᵀ)``.
 
@@ -101,11 +102,13 @@ def gradient_step_a(
     - LPALM (paper eq. 8): ``step = 1/L_A^(k)`` learned per layer.
 
     Gram form: ``A − step·(A (SSᵀ) − X Sᵀ)``; ``step`` is a scalar or ``(B, 1, 1)``. ``SSt`` may be passed
-    precomputed (PALM also needs it for ``L_A``).
+    precomputed (PALM also needs it for ``L_A``); so may ``XSt`` (e.g. accumulated over pixel blocks, then ``S``
+    and ``X`` are not read).
     """
     if SSt is None:
         SSt = S @ S.mT
-    XSt = X @ S.mT
+    if XSt is None:
+        XSt = X @ S.mT
     A_new = A - step * (A @ SSt - XSt)
     return project_columns_l2_ball(A_new) if project else A_new
 

@@ -49,12 +49,17 @@ from torch import nn
 from .._backend import as_tensor, spectral_norm_sq
 from .._validation import check_initial_mixing
 from ..solvers.driver import unroll
-from ..solvers.iterates import gradient_step_a, palm_step_params, sparse_step_s
+from ..solvers.iterates import batched_left_matmul, gradient_step_a, palm_step_params, sparse_step_s
 from ..transforms import starlet_forward, starlet_inverse
 from .base import UnrolledNet, clamp_lipschitz, clamp_theta, register_model
 from .lista import ALPHA_INIT, ISTALLT, LISTA, LISTACP, THRESHOLDS, _threshold_shape
 
 S_UPDATES = ("lista-cp", "ista-llt", "lista", "ista")
+
+INFERENCE_BLOCK_BYTES = 1 << 20
+"""Inference without gradients on a sample whose X exceeds this many bytes sweeps its pixels in blocks of about
+this size (a block of X stays in cache while its S-update and its share of ``XSᵀ`` and ``SSᵀ`` are computed);
+see :meth:`LPALM.inference_path`."""
 
 S_LAYERS = {"lista-cp": LISTACP, "ista-llt": ISTALLT, "lista": LISTA}
 """The LISTA-family class whose :meth:`~semiblind.unrolled.lista.SparseCodingNet.layer` and
@@ -238,9 +243,81 @@ class LPALM(UnrolledNet):
         S = torch.zeros((B, self.n, t), dtype=X.dtype, device=X.device)
         return A, S
 
+    def inference_path(self, X: torch.Tensor, return_layers: bool = False) -> str:
+        """Which evaluation :meth:`forward` uses for ``X (B, m, t)``: ``"training"`` (the layer loop of
+        :func:`~semiblind.solvers.driver.unroll` on the whole batch: needed when gradients are recorded or the
+        per-layer values are asked for), ``"stacked"`` (no gradients, ``s_update="lista-cp"``: all K layers'
+        ``W(k)ᵀX`` in one product before the loop, since W does not depend on S) or ``"blocked"`` (no gradients,
+        a sample's X larger than :data:`INFERENCE_BLOCK_BYTES`: each layer sweeps the pixels in cache-sized
+        blocks, the S-update of a block and its share of ``XSᵀ`` and ``SSᵀ`` read the block once while it is in
+        cache). All three give the same numbers up to floating-point rounding (the sums over pixels are
+        accumulated in a different order)."""
+        grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        if grad or return_layers:
+            return "training"
+        if X.shape[1] * X.shape[2] * X.element_size() > INFERENCE_BLOCK_BYTES:
+            return "blocked"
+        return "stacked" if self.s_update == "lista-cp" else "training"
+
+    def _s_layer(self, k: int):
+        """The S-update of layer ``k`` as ``f(S, A, X, WtX=None)`` with its parameters fetched once."""
+        if self.s_update == "ista":
+            return lambda S, A, X, WtX=None: self.s_step(S, A, X, k)
+        if self.s_update == "lista-cp":
+            # Wᵀ stored contiguous: the skinny product WᵀX runs about twice as fast as on the transposed view.
+            W, theta = self.W[self._layer(k)].mT.contiguous().mT, self.layer_theta(k)
+            return lambda S, A, X, WtX=None: sparse_step_s(S, A, X, W, theta, WtX=WtX)
+        layer = S_LAYERS[self.s_update]
+        kk = self._layer(k)
+        names = {"ista-llt": ("L",), "lista": ("W1", "W2")}[self.s_update]
+        params = {name: getattr(self, _S_PARAMETER_NAMES.get(name, name))[kk] for name in names}
+        theta = self.layer_theta(k)
+        return lambda S, A, X, WtX=None: layer.layer(S, A, X, params, theta)
+
+    def _run_stacked(self, X: torch.Tensor, A: torch.Tensor, S: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference, ``s_update="lista-cp"``: ``[W(0) … W(K−1)]ᵀ X`` as one ``(K·n × m) @ (m × t)`` product per
+        sample, then the K layers (eq. 8) with their ``W(k)ᵀX`` slices; X is read K + 1 times, not 2K."""
+        n, P = self.n, self.W.shape[0]
+        Wt_all = self.W.mT.reshape(P * n, self.m).to(X.dtype).contiguous()
+        WtX_all = batched_left_matmul(Wt_all, X)  # (B, P·n, t)
+        for k in range(self.layers):
+            kk = self._layer(k)
+            S = self._s_layer(k)(S, A, X, WtX=WtX_all[:, kk * n:(kk + 1) * n])
+            A = self.a_step(A, S, X, k)
+        return A, S
+
+    def _run_blocked(self, X: torch.Tensor, A: torch.Tensor, S: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference on large X: each layer sweeps the pixels in blocks of about
+        :data:`INFERENCE_BLOCK_BYTES` of X; per block the S-update (the layer's own rule) and the block's
+        ``XSᵀ``, ``SSᵀ`` (accumulated), then PALM's A-step from the two sums (:func:`gradient_step_a`)."""
+        B, m, t = X.shape
+        tb = max(1, INFERENCE_BLOCK_BYTES // (m * X.element_size()))
+        starts = range(0, t, tb)
+        S = S.clone()
+        for k in range(self.layers):
+            s_layer = self._s_layer(k)
+            XSt = X.new_zeros(B, m, self.n)
+            SSt = X.new_zeros(B, self.n, self.n)
+            for j in starts:
+                Xb = X[..., j:j + tb]
+                Sb = s_layer(S[..., j:j + tb], A, Xb)
+                S[..., j:j + tb] = Sb
+                XSt += Xb @ Sb.mT
+                SSt += Sb @ Sb.mT
+            step = 1.0 / clamp_lipschitz(self.L_A[self._layer(k)])
+            A = gradient_step_a(A, S, X, step, SSt=SSt, XSt=XSt)
+        return A, S
+
     def _run(self, X: torch.Tensor, return_layers: bool, A0: Any = None
              ) -> tuple[torch.Tensor, torch.Tensor, list, list]:
         A, S = self.initial_estimates(X, A0)
+        path = self.inference_path(X, return_layers)
+        if path == "stacked":
+            return (*self._run_stacked(X, A, S), [], [])
+        if path == "blocked":
+            return (*self._run_blocked(X, A, S), [], [])
 
         def layer(k: int, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             S_new = self.s_step(state["S"], state["A"], X, k)
