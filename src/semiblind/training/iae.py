@@ -112,10 +112,10 @@ def train_iae(
     """Train an IAE on spectra ``train (N, m)`` with anchor spectra ``anchors (k, m)`` (eq. B.2).
 
     Rows are brought to unit ℓ2 norm. ``lr_final``: cosine decay of the learning rate from ``lr`` to ``lr_final``
-    over the ``epochs`` (None: constant ``lr``, as the paper). ``valid (N_v, m)``: scored every ``eval_every`` epochs by the median fast
-    projection SAD (dB); the best weights are kept and returned. ``checkpoint_dir``: a checkpoint every
-    ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from it exactly. ``time_limit``
-    (seconds) stops early (the result says how many epochs ran). ``energy_grid`` (an ``EnergyGrid``, its
+    over the ``epochs`` (None: constant ``lr``, as the paper). ``valid (N_v, m)``: scored every ``eval_every``
+    epochs by the median fast projection SAD (dB); the best weights are kept and returned. ``checkpoint_dir``:
+    a checkpoint every ``checkpoint_every`` epochs and at the end; ``resume=True`` continues from it exactly.
+    ``time_limit`` (seconds) stops early (the result says how many epochs ran). ``energy_grid`` (an ``EnergyGrid``, its
     ``to_dict()``, a grid name or None) goes into the data contract with ``family``.
     """
     from tqdm.auto import tqdm
