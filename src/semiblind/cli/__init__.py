@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from ._common import UsageError as UsageError  # re-exported; defined once, in _common
 
-VERBS = ("demo", "simulate", "separate", "evaluate", "train", "reproduce", "selfsup", "info")
+VERBS = ("demo", "simulate", "separate", "evaluate", "train", "reproduce", "selfsup", "info", "methods")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     for verb in VERBS:  # our own modules: imported, never skipped when missing
         importlib.import_module(f"semiblind.cli._{verb}").add_parser(sub)
+    from ._runtime import add_threads
+
+    add_threads(parser)  # --threads N on every verb (and every sub-verb)
     return parser
 
 
@@ -113,8 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2 if argv is None and len(sys.argv) <= 1 else 0
+    from ._runtime import session
+
     try:
-        return int(args.func(args) or 0)
+        with session(args.verb, args):  # warnings as one clean line each; the thread count
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("semiblind: interrupted; no partial output was written.", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ import numpy as np
 
 from .._files import check_output_path
 from .._version import __version__
-from ._common import add_overwrite, parse_set
+from ._common import UsageError, add_overwrite, parse_set
+from ._runtime import add_spectral_axis, choose_threads, load_data, warning_line
 
 # Parameters that take an array, and the ground-truth field of a data file they default to.
 ARRAY_PARAMS = {"A": "A", "A0": "A", "S": "S"}
@@ -42,16 +44,21 @@ def add_parser(subparsers: Any) -> None:
                    help="data file (.npz with X; FITS, ENVI and MAT where supported)")
     names = list(methods())
     p.add_argument("--method", required=True, metavar="METHOD",  # checked by get_method: one-line error
-                   help=f"separation method, one of: {', '.join(names)} (`semiblind info` lists them, "
-                   "`semiblind info METHOD` describes one)")
+                   help=f"separation method, one of: {', '.join(names)} (`semiblind methods` lists them with "
+                   "their family and models, `semiblind info METHOD` describes one)")
     p.add_argument("--n-sources", type=int, required=True, dest="n_sources", help="number of sources n")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyper-parameter of the method (repeatable), e.g. --set lam=0.01; arrays "
                    "(A, A0, S) from FILE.npz[:KEY] or 'input' (INPUT's ground truth)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the random initialisation")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random initialisation (default 0: the same command gives the same result)")
+    p.add_argument("--model", default=None, metavar="DIR|NAME",
+                   help="learned methods: a model folder or a shipped model name (`semiblind methods` lists "
+                   "them); the same as --set model=DIR|NAME")
     p.add_argument("--index", type=int, default=None,
                    help="which mixture of a multi-mixture .npz (MixtureSet) to separate (default 0)")
     p.add_argument("--out", required=True, metavar="OUT", help="result file (.npz, or .fits)")
+    add_spectral_axis(p)
     add_overwrite(p)
     p.set_defaults(func=run)
 
@@ -130,7 +137,6 @@ def _jsonable(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from .. import io
     from ..api import get_method, separate
-    from ..solvers.base import ConvergenceWarning
 
     try:
         io.output_format(Path(args.out))
@@ -145,7 +151,16 @@ def run(args: argparse.Namespace) -> int:
         if key in params:  # separate() takes these from their own options: say so instead of "multiple values"
             raise ValueError(f"--set {key}={params[key]}: the {'number of sources' if key == 'n_sources' else key} "
                              f"is given with {flag} (here {given!r}), not with --set.")
-    cube = io.load_input(args.input, index=args.index)
+    if args.model is not None:
+        if "model" not in cls.param_names():
+            raise UsageError(f"--model applies to learned methods (see `semiblind methods`); method "
+                             f"{args.method!r} takes no model.")
+        if "model" in params and params["model"] != args.model:
+            raise UsageError(f"--model and --set model= must not both be given; got {args.model!r} and "
+                             f"{params['model']!r}.")
+        params["model"] = args.model
+    cube = load_data(args.input, spectral_axis=args.spectral_axis, index=args.index)
+    threads = choose_threads(args, int(np.prod(cube.X.shape)))
     origins: dict[str, str] = {}
     for key, value in list(params.items()):
         if key in ARRAY_PARAMS and key in cls.param_names() and isinstance(value, str):
@@ -159,13 +174,18 @@ def run(args: argparse.Namespace) -> int:
         note = (f" (mixture {cube.meta.get('index', 0)} of the {cube.meta['n_samples']} in INPUT; "
                 "choose another with --index)")
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always")
         sep = separate(cube.X, args.n_sources, method=args.method, random_state=args.seed, **params)
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            print(f"semiblind separate: warning: {w.message}")
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    from ..diagnostics import assumption_warnings
+
+    said: list[str] = []
+    developer = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)  # not about the user's data
+    for text in [str(w.message) for w in caught if not issubclass(w.category, developer)] + \
+            assumption_warnings(cube.X, sep.A, sep.S, method=sep.method):
+        line = " ".join(text.split())
+        if line not in said:
+            said.append(line)
+            print(warning_line("separate", line), file=sys.stderr)
 
     n_iter = int(np.max(sep.n_iter))
     converged = bool(np.all(sep.converged))
@@ -180,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
         "library_version": __version__,
         "input": str(args.input),
         "seed": args.seed,
+        "threads": threads,
+        "warnings": said,
     }
     if "n_samples" in cube.meta:
         info["index"] = int(cube.meta.get("index", 0))
@@ -196,5 +218,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         steps = f"{n_iter} iteration(s) ({'converged' if converged else 'stopped at max_iter'})"
     print(f"{sep.method}: {args.n_sources} sources from {args.input}{note}, {cube.X.shape[0]} channels × "
-          f"{shape} pixels, {steps} in {sep.seconds:.2f} s -> {args.out}")
+          f"{shape} pixels, {steps} in {sep.seconds:.2f} s (seed {args.seed}, {threads} thread"
+          f"{'s' if threads > 1 else ''}) -> {args.out}")
     return 0
