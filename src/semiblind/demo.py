@@ -19,10 +19,11 @@ The demo is the library's front door (issue #6). In one call, :func:`run_demo`
 
 Settings that are not the methods' defaults, and why (all computed from the data, never from the truth):
 
-- **LPALM** runs with the separator's default ``input_scale="energy"`` (X brought to the energy of the
-  training mixtures, ``‖X‖²_F = n``, and S scaled back; see :class:`semiblind.estimators.lpalm.LPALMSeparator`).
-  On the demo cube the factor is close to 1; matching the energy *per pixel* instead (``c ≈ sqrt(t / 500)``,
-  the training mixtures having 500 pixels) makes LPALM fail (measured in ``docs/results.md``, "Front door").
+- **LPALM** runs the shipped image model ``lpalm-xray65-image`` (wavelet mode: the layers on the cube's 4
+  starlet detail scales, the coarse scale of S as Ã⁺c_X; trained on App. B GGD sources by
+  ``scripts/train_shipped_lpalm_image.py``) with the input scaling its data contract names (``"energy"``: the
+  detail scales brought to ``‖Z‖²_F = n``, S scaled back; see :class:`semiblind.estimators.lpalm.LPALMSeparator`).
+  Flat ``(m, t)`` data would get the pixel model ``lpalm-xray65`` instead.
 - **PALM**: ``λ = 0.03 · λ_max`` with ``λ_max = ‖A0ᵀX‖_∞`` for the random unit-column start ``A0`` drawn from
   the seed (:func:`semiblind.solvers.palm.initial_mixing`; the scale used by
   :func:`semiblind.solvers.palm.select_lambda`). The fraction was fixed once from trial runs at other seeds.
@@ -467,7 +468,8 @@ def _write_report(out: Path, sim: dict, runs: dict[str, _Run], table: dict, sett
         extra = ""
         if name == "lpalm":
             extra = (f" Model {run.params.get('model')}; input scale c = {run.info['input_scale'][0]:.4g} "
-                     "(c = sqrt(n / ||X||_F^2): LPALM runs on c·X and S is divided by c).")
+                     f"(mode {run.info.get('input_scale_mode')!r}: c = sqrt(n / ||Z||_F^2), Z the data the layers "
+                     "see; LPALM runs on c·X and S is divided by c).")
         elif name == "palm":
             extra = (f" λ = {run.info['lambda']:.4g} = {PALM_LAMBDA_FRACTION:g} · λ_max, λ_max = "
                      f"‖A0ᵀX‖∞ = {run.info['lambda_max']:.4g} (from the data and the random start, not the "
