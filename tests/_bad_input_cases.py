@@ -443,6 +443,12 @@ def _model_bad_grid(folder: Path) -> Path:
     return d
 
 
+def _huge_train_set(folder: Path) -> Path:
+    X, A, S = good_arrays()
+    return write_npz(folder / "huge.npz", X=np.stack([X, X]).astype(np.float32) * np.float32(1e19),
+                     A=np.stack([A, A]), S=np.stack([S, S]) * 1e19)
+
+
 def _text_file(folder: Path) -> Path:
     p = folder / "notes.txt"
     p.write_text("not a training set\n")
@@ -767,6 +773,8 @@ KINDS: list[Kind] = [
     Kind("model config with a malformed energy grid", lambda d: _load_model(_model_bad_grid(d)), ValueError,
          r"^data_contract\.energy_grid in '.*config\.json' must be a known grid name or .*could not convert string",
          _cli_model(_model_bad_grid), r"data_contract\.energy_grid in '.*config\.json' must be"),
+    Kind("training data at 1e19 in float32", cli=_train(_huge_train_set),
+         cli_match=r"X of train_set has values of magnitude up to .*e\+19, too large to compute with in float32"),
     Kind("model config with m = 1e9", lambda d: _load_model(model_with_config(d, "n_channels", 10**9)),
          ValueError, r"does not match its config\.json",
          _cli_model(lambda d: model_with_config(d, "n_channels", 10**9)), r"does not match its config\.json"),

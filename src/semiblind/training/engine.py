@@ -28,6 +28,7 @@ import torch
 from .. import _registry
 from .._backend import as_tensor
 from .._json import dumps as json_dumps
+from .._ranges import check_dynamic_range
 from .._registry import Kind
 from .._validation import check_int
 from .._version import __version__
@@ -277,6 +278,48 @@ def _clone_state(model: UnrolledNet) -> dict[str, torch.Tensor]:
 # ------------------------------------------------------------------------------------------------ train
 
 
+LR_SCHEDULES = ("constant", "cosine", "onecycle")
+"""Learning-rate schedules of :func:`train`: ``"constant"`` (the LPALM paper's), ``"cosine"`` (linear warm-up
+over the first ``warmup`` fraction of the steps, then cosine decay to 0) and ``"onecycle"`` (warm-up from
+lr/25, then cosine decay to lr/10⁴, as in Smith & Topin 2019)."""
+
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "paper": {"epochs": 100, "lr": 1e-4, "batch_size": 1, "lr_schedule": "constant", "warmup": 0.0,
+              "clip_grad": None},
+    "fast": {"epochs": 30, "lr": 3e-3, "batch_size": 16, "lr_schedule": "onecycle", "warmup": 0.1,
+             "clip_grad": 1.0},
+}
+"""Named training schedules (``semiblind train --schedule NAME``): ``"paper"`` is the LPALM paper's (100 epochs,
+batch 1, constant lr 1e-4, Adam); ``"fast"`` uses larger batches, a one-cycle lr with warm-up and gradient
+clipping (best epoch on validation kept, as always). Values given explicitly override the schedule's."""
+
+
+DEFAULT_SCHEDULE = "paper"
+"""The schedule of ``semiblind train`` when ``--schedule`` is not given."""
+
+
+def lr_factor(schedule: str, step: int, total: int, warmup: float) -> float:
+    """The multiplier of the base learning rate at optimiser step ``step`` (0-based) of ``total``."""
+    if schedule == "constant" or total <= 1:
+        return 1.0
+    w = int(round(warmup * total))
+    if step < w:
+        start = 0.04 if schedule == "onecycle" else 0.0
+        return start + (1.0 - start) * (step + 1) / w
+    frac = (step - w) / max(1, total - w - 1)
+    low = 1e-4 if schedule == "onecycle" else 0.0
+    return low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac)))
+
+
+def resolve_schedule(name: str | None, **given: Any) -> dict[str, Any]:
+    """The values of the named schedule (see :data:`SCHEDULES`) with every ``given`` value that is not None
+    replacing the schedule's (``epochs``, ``lr``, ``batch_size``, ``lr_schedule``, ``warmup``, ``clip_grad``)."""
+    name = DEFAULT_SCHEDULE if name is None else name
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}; got {name!r}.")
+    return {**SCHEDULES[name], **{k: v for k, v in given.items() if v is not None}}
+
+
 def train(
     model: UnrolledNet,
     train_set: Any,
@@ -295,6 +338,10 @@ def train(
     progress: bool = True,
     device: Any = None,
     description: dict[str, Any] | None = None,
+    lr_schedule: str = "constant",
+    warmup: float = 0.0,
+    clip_grad: float | None = None,
+    max_seconds: float | None = None,
 ) -> TrainResult:
     """Train an unrolled network with Adam on ``(X, A, S)`` triplets (LPALM paper, Fahes et al. 2022, §4, eq. 9).
 
@@ -318,6 +365,12 @@ def train(
     progress : show a tqdm bar with the running loss.
     device : where to train (default: where the model is).
     description : extra facts about the training data written into ``config.json`` (``training`` entry).
+    lr_schedule : ``"constant"`` (default, the paper's), ``"cosine"`` or ``"onecycle"`` (see
+        :data:`LR_SCHEDULES`), over ``epochs × batches`` optimiser steps; ``warmup`` the fraction of steps
+        of linear warm-up. Named combinations: :data:`SCHEDULES` and :func:`resolve_schedule`.
+    clip_grad : clip the gradient's global norm to this value before each step (None: no clipping).
+    max_seconds : return after the first epoch that ends past this many seconds of training (None: no limit)
+        with the best epoch so far; the checkpoint is not marked as stopped, so ``resume`` continues the run.
 
     Returns
     -------
@@ -333,6 +386,16 @@ def train(
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite float; got {lr!r}.")
     loss_fn = make_loss(loss, layer_weights)
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(map(repr, LR_SCHEDULES))}; got {lr_schedule!r}.")
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a float in [0, 1); got {warmup!r}.")
+    if clip_grad is not None and (isinstance(clip_grad, bool) or not isinstance(clip_grad, (int, float))
+                                  or not (math.isfinite(clip_grad) and clip_grad > 0)):
+        raise ValueError(f"clip_grad must be a positive finite float or None; got {clip_grad!r}.")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                    or not max_seconds > 0):
+        raise ValueError(f"max_seconds must be a positive number or None; got {max_seconds!r}.")
     if device is not None:
         model.to(device)
     dt, dev = model.dtype, model.device
@@ -340,12 +403,15 @@ def train(
     va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
     for nm, ds in (("train_set", tr), ("valid_set", va)):
         if ds is not None:
+            check_dynamic_range(ds.X, dt, name=f"X of {nm}")  # e.g. |X| ~ 1e19 in float32: a sentence, not eigh
             model.check_data(int(ds.X.shape[1]), int(ds.A.shape[2]), what=nm)
 
     run_args = {"epochs_requested": epochs, "lr": float(lr), "batch_size": batch_size, "seed": seed,
                 "loss": loss if isinstance(loss, str) else getattr(loss, "__name__", "callable"),
                 "layer_weights": list(layer_weights) if layer_weights is not None else None,
                 "early_stopping": early_stopping, "optimizer": "Adam(betas=(0.9, 0.999))"}
+    if lr_schedule != "constant" or clip_grad is not None:  # recorded (and checked on resume) when used
+        run_args.update({"lr_schedule": lr_schedule, "warmup": float(warmup), "clip_grad": clip_grad})
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / CHECKPOINT_DIR if out is not None else None
     log_path = out / LOG_NAME if out is not None else None
@@ -405,6 +471,10 @@ def train(
         running, seen = 0.0, 0
         bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for b in bar:
+            if lr_schedule != "constant":
+                for group in opt.param_groups:
+                    group["lr"] = float(lr) * lr_factor(lr_schedule, epoch * n_batches + b, epochs * n_batches,
+                                                        float(warmup))
             idx = perm[b * batch_size:(b + 1) * batch_size]
             X, A, S = tr.X[idx].to(dev), tr.A[idx].to(dev), tr.S[idx].to(dev)
             As, Ss = _forward(model, X, A)
@@ -416,6 +486,8 @@ def train(
                 )
             opt.zero_grad(set_to_none=True)
             value.backward()
+            if clip_grad is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip_grad))
             opt.step()
             model.constrain_()
             running += float(value.detach()) * len(idx)
@@ -441,6 +513,8 @@ def train(
             bad += 1
         if early_stopping is not None and bad >= early_stopping:
             stopped = True
+        # a time limit ends this call only (not recorded as an early stop: --resume continues the run)
+        time_up = max_seconds is not None and time.perf_counter() - t_start >= max_seconds
         record.update({"best": improved, "seconds": time.perf_counter() - t_ep})
         history.append(record)
         if progress:
@@ -459,7 +533,7 @@ def train(
                     "library_version": __version__, "model": model_signature(model), "data": fingerprint}
             save_checkpoint(ckpt, epoch=epoch + 1, model_state=model.state_dict(), best_state=best_state,
                             optimizer=opt, info=info)
-        if stopped:
+        if stopped or time_up:
             break
 
     if best_state is not None:
@@ -493,5 +567,5 @@ def train(
                        out_dir=out)
 
 
-__all__ = ["Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds", "load_npz_dataset",
-           "register_trainer", "train", "trainers"]
+__all__ = ["LR_SCHEDULES", "SCHEDULES", "Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds",
+           "load_npz_dataset", "lr_factor", "register_trainer", "resolve_schedule", "train", "trainers"]

@@ -147,8 +147,14 @@ def check_energy_grid(cfg: dict[str, Any], energies: Any, *, label: str) -> None
     """Raise ``ValueError`` when the data's channel energies (keV, ``(m,)``) do not match the energy grid of the
     model's data contract: channel centres must agree to 5 % of the narrowest channel. Nothing is checked when
     either side has no energy axis (then only the channel count is matched)."""
-    grid = contract_energy_grid(cfg)
-    if grid is None or energies is None:
+    if energies is None:
+        return
+    try:
+        grid = contract_energy_grid(cfg)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"data_contract.energy_grid of model {label} must be a known grid name or "
+                         f"{{\"edges\": [increasing keV values]}}; it is not ({exc}).") from None
+    if grid is None:
         return
     e = np.asarray(energies, dtype=float).reshape(-1)
     if e.size != grid.m:
@@ -273,8 +279,10 @@ def read_config(directory: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(
                 f"architecture.{key} in {str(cfg_path)!r} must be a positive int; got {arch.get(key)!r}."
             )
-    try:  # the data contract's grid is read here, so that a malformed one names its file and field
-        contract_energy_grid(cfg)
+    grid = (cfg.get("data_contract") or {}).get("energy_grid") if isinstance(cfg.get("data_contract"), dict) else None
+    try:  # a grid given as edges is read here, so that a malformed one names its file and field
+        if isinstance(grid, dict):
+            contract_energy_grid(cfg)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ValueError(f"data_contract.energy_grid in {str(cfg_path)!r} must be a known grid name or "
                          f"{{\"edges\": [increasing keV values]}}; it is not ({exc}).") from None
