@@ -34,6 +34,11 @@ class NonnegativeLPALM(LPALM):
         norms = torch.linalg.vector_norm(A_pos, dim=-2, keepdim=True)  # the exact projection on orthant ∩ ball
         return A_pos / norms.clamp_min(1.0)
 
+    def inference_path(self, X: torch.Tensor, return_layers: bool = False) -> str:
+        """Always the layer loop: LPALM's fast inference paths ("stacked", "blocked") call the S-update and the
+        A-step directly and would skip this class's projections."""
+        return "training"
+
     @classmethod
     def from_lpalm(cls, net: LPALM) -> NonnegativeLPALM:
         """The nonnegative twin of an initialised (or trained) LPALM: same architecture and weights."""
