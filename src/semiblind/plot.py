@@ -79,14 +79,35 @@ def _grid_shape(n: int, ncols: int | None) -> tuple[int, int]:
     return math.ceil(n / ncols), ncols
 
 
-def _energies(energies: Any, m: int) -> tuple[np.ndarray, str]:
-    """x-axis values and label: keV centres (an array or an object with ``centers``), else channel indices."""
+def spectral_label(unit: str | None) -> str:
+    """The x-axis label of spectra in the data's spectral ``unit``: ``"energy (keV)"`` (also for ``None``),
+    ``"wavelength (nm)"``, ``"wavelength (µm)"``, ``"frequency (Hz)"``, ``"wavenumber (cm-1)"``, else
+    ``"spectral axis (UNIT)"``."""
+    if unit is None or not str(unit).strip():
+        return "energy (keV)"
+    u = str(unit).strip()
+    key = u.lower().replace("μ", "µ")
+    if key in ("kev", "ev", "mev", "gev", "j", "erg"):
+        return f"energy ({u})"
+    if key in ("nm", "um", "µm", "micron", "microns", "micrometers", "nanometers", "angstrom", "å", "m", "mm",
+               "cm"):
+        return f"wavelength ({'µm' if key in ('um', 'micron', 'microns', 'micrometers') else u})"
+    if key.endswith("hz"):
+        return f"frequency ({u})"
+    if key in ("cm-1", "1/cm", "cm^-1"):
+        return f"wavenumber ({u})"
+    return f"spectral axis ({u})"
+
+
+def _energies(energies: Any, m: int, unit: str | None = None) -> tuple[np.ndarray, str]:
+    """x-axis values and label: centres (an array or an object with ``centers``) in ``unit`` (default keV),
+    else channel indices."""
     if energies is None:
         return np.arange(m), "channel"
     e = np.asarray(getattr(energies, "centers", energies), dtype=float)
     if e.shape != (m,):
         raise ValueError(f"energies must hold one value per channel ({m}); got shape {e.shape}.")
-    return e, "energy (keV)"
+    return e, spectral_label(unit)
 
 
 def _titles(titles: Any, n: int, default: Sequence[str]) -> list[str]:
@@ -187,10 +208,11 @@ def plot_spectra(
     ncols: int | None = None,
     path: str | os.PathLike | None = None,
     dpi: int = 120,
+    spectral_unit: str | None = None,
 ) -> Figure:
     """Estimated spectra (columns of ``A_est`` ``(m, n)``) beside the true ones ``A_true`` ``(m, n)``, one
     panel per component. The columns are drawn as given: align them first (permutation and scale) if
-    needed.
+    needed. ``spectral_unit`` names the unit of ``energies`` on the x-axis (default keV).
 
     ``A_est`` may also be a dict ``{label: (m, n) array}`` (e.g. one aligned estimate per method): every
     estimate is then drawn dashed in its own colour, labelled, in each panel.
@@ -217,7 +239,7 @@ def plot_spectra(
         if true.shape != shape0:
             raise ValueError(f"A_true must have the shape of A_est {shape0}; got {true.shape}.")
     m, n = shape0
-    x, xlabel = _energies(energies, m)
+    x, xlabel = _energies(energies, m, spectral_unit)
     names = _titles(titles, n, [f"component {j + 1}" for j in range(n)])
     nrows, nc = _grid_shape(n, ncols)
     fig, axes = new_figure(nrows, nc)
@@ -504,6 +526,7 @@ def plot_residual(
     title: str | None = None,
     path: str | os.PathLike | None = None,
     dpi: int = 120,
+    spectral_unit: str | None = None,
 ) -> Figure:
     """Where and at which energies ``A·S`` fails to explain the data: three panels.
 
@@ -522,7 +545,7 @@ def plot_residual(
     ``S`` ``(n, H, W)``); ``A`` ``(m, n)``. :func:`plot_residuals` compares several estimates.
     """
     return plot_residuals(X, {title or "": (A, S)}, energies, kind=kind, shape=shape, floor=floor, cmap=cmap,
-                          path=path, dpi=dpi)
+                          path=path, dpi=dpi, spectral_unit=spectral_unit)
 
 
 def plot_residuals(
@@ -537,6 +560,7 @@ def plot_residuals(
     ncols: int | None = None,
     path: str | os.PathLike | None = None,
     dpi: int = 120,
+    spectral_unit: str | None = None,
 ) -> Figure:
     """The residual panels of :func:`plot_residual` for several estimates ``{label: (A, S)}`` of the same
     data: the data map, one residual map per estimate (on one shared colour scale, clipped at the 99.5th
@@ -553,7 +577,7 @@ def plot_residuals(
             raise TypeError(f"estimates[{label!r}] must be a pair (A, S); got {type(pair).__name__}.")
         res[str(label)] = residual_maps(X, pair[0], pair[1], shape=shape, floor=floor)
     first = next(iter(res.values()))
-    x, xlabel = _energies(energies, first["rms_data"].size)
+    x, xlabel = _energies(energies, first["rms_data"].size, spectral_unit)
     k = len(res)
     n_panels = k + 2
     nrows, nc = _grid_shape(n_panels, ncols if ncols is not None else min(n_panels, 4))

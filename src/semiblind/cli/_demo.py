@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from ._common import add_overwrite
+from ._runtime import warning_line
 
 
 def add_parser(subparsers: Any) -> None:
@@ -40,12 +41,18 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
+    threads = args.threads if getattr(args, "threads", None) is not None else 1  # the demo's measured default
     res = run_demo(args.out, seed=args.seed, quick=args.quick, overwrite=args.overwrite,
-                   progress=args.progress and sys.stderr.isatty())
+                   progress=args.progress and sys.stderr.isatty(), threads=threads)
     print(res.table_text)
+    if any(row.get("converged") is False for row in res.table.values()):
+        print("(cap): stopped at its iteration cap before its tolerance (the demo's quick caps; see the report).")
+    for name, msgs in res.notes.items():
+        for msg in msgs:
+            print(warning_line("demo", f"{name}: {msg.split(': ', 1)[-1]}"), file=sys.stderr)
     for name, why in res.skipped.items():
         print(f"{name}: not run — {why}")
     print(f"Metrics after alignment on the truth (NMSE: lower is better; SAD dB, SDR: higher is better). "
-          f"Demo wall-clock: {res.wall_seconds:.1f} s.")
+          f"Demo wall-clock: {res.wall_seconds:.1f} s (seed {args.seed}, {threads} thread{'s' if threads > 1 else ''}).")
     print(f"Report: {res.report}")
     return 0

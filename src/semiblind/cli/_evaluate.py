@@ -20,7 +20,8 @@ import numpy as np
 
 from .._files import atomic_write_text, check_output_dir, check_output_path
 from .._json import dumps as json_dumps
-from ._common import add_overwrite
+from ._common import UsageError, add_overwrite
+from ._runtime import add_spectral_axis, choose_threads, load_data
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,7 +31,11 @@ def add_parser(subparsers: Any) -> None:
         description="Align RESULT (A, S) on the ground truth of TRUTH and print NMSE, SAD, SAD dB and "
         "BSS-eval (SDR, SIR, SAR; SNR when TRUTH holds the noise) per source and overall.",
     )
-    p.add_argument("result", metavar="RESULT", help="result file written by 'semiblind separate'")
+    p.add_argument("result", metavar="RESULT", nargs="?", default=None,
+                   help="result file written by 'semiblind separate' (omit it with --model)")
+    p.add_argument("--model", default=None, metavar="DIR|NAME",
+                   help="instead of RESULT: separate TRUTH's data with this trained model (folder or shipped "
+                   "name, see `semiblind methods`) and score it")
     p.add_argument("--truth", required=True, metavar="TRUTH", help="data file holding the true A and S")
     p.add_argument("--index", type=int, default=None,
                    help="which mixture of a multi-mixture TRUTH file (default: the one RESULT was made from, "
@@ -38,6 +43,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to this JSON file")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="also write an HTML report with figures (spectra, maps, residual, metric bars) into DIR")
+    add_spectral_axis(p, what="TRUTH")
     add_overwrite(p)
     p.set_defaults(func=run)
 
@@ -71,11 +77,20 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.json, overwrite=args.overwrite, argument="--json")
     if args.report is not None:
         check_output_dir(args.report, overwrite=args.overwrite, argument="--report")
-    res = io.load_result(args.result)
-    index = args.index
-    if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
-        index = int(res.info["index"])
-    truth = io.load_input(args.truth, index=index, argument="--truth")
+    if (args.model is None) == (args.result is None):
+        raise UsageError("exactly one of RESULT and --model must be given; got "
+                         f"{'both' if args.model is not None else 'neither'}.")
+    if args.model is not None:
+        truth = load_data(args.truth, spectral_axis=args.spectral_axis, index=args.index, argument="--truth")
+        index = args.index
+        res = _run_model(args.model, truth, args)
+        args.result = f"model {args.model}"
+    else:
+        res = io.load_result(args.result)
+        index = args.index
+        if index is None and "index" in res.info and str(args.truth).lower().endswith(".npz"):
+            index = int(res.info["index"])
+        truth = load_data(args.truth, spectral_axis=args.spectral_axis, index=index, argument="--truth")
     if truth.A is None or truth.S is None:
         raise ValueError(f"--truth {args.truth!r} must hold the true 'A' and 'S' arrays; it has "
                          f"{'neither' if truth.A is None and truth.S is None else 'only one of them'}.")
@@ -104,15 +119,18 @@ def run(args: argparse.Namespace) -> int:
     nmse_db_S = np.atleast_1d(metrics.nmse_db(S_al_flat[:, :, None], S_true_flat[:, :, None], batched=True))
     has_snr = "snr" in scores
 
-    cols = ["NMSE A", "dB", "NMSE S", "dB", "SAD A", "SAD A dB", "SDR", "SIR", "SAR"]
-    cols += ["SNR"] if has_snr else []
+    cols = ["NMSE A ↓", "(dB) ↓", "NMSE S ↓", "(dB) ↓", "cos A ↑", "SAD A (dB) ↑", "SDR ↑", "SIR ↑", "SAR ↑"]
+    cols += ["SNR ↑"] if has_snr else []
+    from ..report import source_names
+
+    names = source_names(truth.meta.get("families"), n)
     rows: list[list[str]] = []
     per_source: list[dict[str, Any]] = []
     for j in range(n):
         vals = [nmse_A[j], nmse_db_A[j], nmse_S[j], nmse_db_S[j], scores["sad_A_per_component"][j],
                 scores["sad_db_A_per_component"][j], scores["sdr_per_source"][j], scores["sir_per_source"][j],
                 scores["sar_per_source"][j]] + ([scores["snr_per_source"][j]] if has_snr else [])
-        rows.append([f"source {j + 1}"] + [_fmt(float(v)) for v in vals])
+        rows.append([names[j]] + [_fmt(float(v)) for v in vals])
         keys = ["nmse_A", "nmse_db_A", "nmse_S", "nmse_db_S", "sad_A", "sad_db_A", "sdr", "sir", "sar"]
         per_source.append({k: _num(float(v)) for k, v in zip(keys + (["snr"] if has_snr else []), vals)})
     overall = [scores["nmse_A"], scores["nmse_db_A"], scores["nmse_S"], scores["nmse_db_S"], scores["sad_A"],
@@ -127,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.result} ({method}) against {args.truth}{where}, after alignment:")
     for r in [head, *rows]:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    print("NMSE: lower is better; SAD (mean cosine), SAD dB and the BSS-eval ratios (dB): higher is better.")
+    print("↓ lower is better, ↑ higher is better; cos A: mean cosine of the spectra (1 = perfect); SAD A (dB): "
+          "the spectral angle in dB; SDR, SIR, SAR: BSS-eval ratios in dB.")
 
     if args.json is not None:
         out = {
@@ -146,6 +165,31 @@ def run(args: argparse.Namespace) -> int:
 
         report = write_evaluation_report(args.report, A_est, S_est, A_true, S_true, X=truth.X,
                                          energies=truth.energies, noise=noise, method=method,
-                                         overwrite=args.overwrite)
+                                         overwrite=args.overwrite, families=truth.meta.get("families"),
+                                         spectral_unit=truth.spectral_unit)
         print(f"Report: {report}")
     return 0
+
+
+def _run_model(model: str, truth: Any, args: argparse.Namespace) -> Any:
+    """Separate ``truth.X`` with the learned method whose networks include ``model``'s class (for ``--model``)."""
+    from types import SimpleNamespace
+
+    from ..api import get_method, methods, separate
+    from ..training.model_files import read_config
+
+    klass = read_config(model).get("architecture", {}).get("class")
+    names = [name for name in methods() if klass in tuple(getattr(get_method(name), "model_classes", ()) or ())]
+    if not names:
+        raise ValueError(f"--model {model!r} is a {klass} model, which no separation method uses; see "
+                         "`semiblind methods`.")
+    if truth.A is None:
+        raise ValueError(f"--truth {args.truth!r} must hold the true 'A' and 'S' arrays; it has neither.")
+    params: dict[str, Any] = {"model": model}
+    cls = get_method(names[0])
+    if "energies" in cls.param_names() and truth.energies is not None and (truth.spectral_unit or "keV") == "keV":
+        params["energies"] = np.asarray(truth.energies, dtype=float)
+    choose_threads(args, int(np.prod(truth.X.shape)))
+    sep = separate(truth.X, int(truth.A.shape[1]), method=names[0], **params)
+    label = sep.info.get("model", model) if isinstance(sep.info, dict) else model
+    return SimpleNamespace(A=sep.A, S=sep.S, info={"method": f"{names[0]} ({label})"})
