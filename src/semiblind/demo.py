@@ -196,8 +196,10 @@ _RUNNERS: dict[str, Callable[[np.ndarray, int, int, bool], _Run]] = {
 
 
 def demo_table_rows(table: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    """Rows of the metric table (columns :data:`TABLE_COLUMNS`) from :attr:`DemoResult.table`."""
-    return [[name] + [row.get(k) for k in _TABLE_KEYS] for name, row in table.items()]
+    """Rows of the metric table (columns :data:`TABLE_COLUMNS`) from :attr:`DemoResult.table`; a run that
+    stopped at its iteration cap shows its iterations as ``"1000 (cap)"``."""
+    return [[name] + [f"{row.get(k)} (cap)" if k == "n_iter" and row.get("converged") is False else row.get(k)
+                      for k in _TABLE_KEYS] for name, row in table.items()]
 
 
 def _progress(total: int, progress: bool) -> Any:

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     for name, why in res.skipped.items():
         print(f"{name}: not run — {why}")
     print(f"Metrics after alignment on the truth (NMSE: lower is better; SAD dB, SDR: higher is better). "
-          f"Demo wall-clock: {res.wall_seconds:.1f} s (seed {args.seed}, {threads} thread{'s' if threads > 1 else ''}).")
+          f"Demo wall-clock: {res.wall_seconds:.1f} s (seed {args.seed}, "
+          f"{threads} thread{'s' if threads > 1 else ''}).")
     print(f"Report: {res.report}")
     return 0
