@@ -203,7 +203,7 @@ def demo_table_rows(table: dict[str, dict[str, Any]]) -> list[list[Any]]:
 
 
 def _progress(total: int, progress: bool) -> Any:
-    from tqdm.auto import tqdm
+    from ._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     return tqdm(total=total, desc="semiblind demo", unit="step", disable=not progress, file=sys.stderr,
                 leave=False)

@@ -103,7 +103,7 @@ def _real(value: Any, name: str, low: float, high: float | None = None, *, open_
 
 
 def _bar(total: int, desc: str, progress: bool) -> Any:
-    from tqdm.auto import tqdm
+    from ._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     return tqdm(total=total, desc=desc, disable=not progress, leave=False)
 

@@ -368,7 +368,7 @@ def _seed_meta(rng: Any) -> dict[str, Any]:
 
 
 def _progress(total: int, progress: bool | None, desc: str) -> Any:
-    from tqdm.auto import tqdm
+    from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     disable = (not progress) if progress is not None else (True if total < 500 else None)
     return tqdm(total=total, disable=disable, desc=desc, unit="mixture", leave=False)

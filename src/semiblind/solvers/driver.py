@@ -154,7 +154,7 @@ def iterate(
     hist = _History(history_window) if record_history else None
     bar = None
     if verbose:
-        from tqdm.auto import tqdm
+        from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
         bar = tqdm(total=max_iter, desc=desc or "iterations", leave=False)
     stopped = False

@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .._backend import as_tensor, make_rng, to_numpy
+from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 from .._validation import NONE, Interval, Options, check_data, check_n_sources
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 

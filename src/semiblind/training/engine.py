@@ -456,7 +456,7 @@ def train(
     elif log_path is not None and log_path.exists():
         log_path.unlink()
 
-    from tqdm.auto import tqdm
+    from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     t_start = time.perf_counter()
     N = len(tr)

@@ -118,7 +118,7 @@ def train_iae(
     ``time_limit`` (seconds) stops early (the result says how many epochs ran). ``energy_grid`` (an ``EnergyGrid``, its
     ``to_dict()``, a grid name or None) goes into the data contract with ``family``.
     """
-    from tqdm.auto import tqdm
+    from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     xtr = _spectra(train, "train")
     m = xtr.shape[1]

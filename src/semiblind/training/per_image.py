@@ -90,7 +90,7 @@ def train_per_image(
     curve: list[float] = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
         bar = tqdm(total=epochs, desc=desc or "per-image training", leave=False)
     try:
