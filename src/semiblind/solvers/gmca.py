@@ -42,7 +42,7 @@ import torch
 from .._backend import make_rng
 from .._validation import BOOL, NONE, InstanceOf, Interval, Options, check_initial_mixing
 from ..prox import project_columns_sphere, soft_threshold
-from ..stats import MAD_CONSTANT, kth_smallest_np, mad_rows_np, mad_std, numpy_fast_path, row_median
+from ..stats import MAD_CONSTANT, kth_smallest, kth_smallest_np, mad_rows_np, mad_std, numpy_fast_path, row_median
 from ..transforms import starlet_forward, starlet_noise_std
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from .driver import iterate, summary_line
@@ -134,8 +134,9 @@ def _thresholds_and_magnitudes(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`gmca_thresholds` plus ``|C|`` ``(B, n, J, P)``, which the S-step reuses.
 
-    Two implementations of the same arithmetic: NumPy selection on the CPU (fast), torch sort/kthvalue
-    elsewhere or when gradients are recorded. ``⌊K·N⌋`` is computed in float64 in both.
+    Two implementations of the same arithmetic: NumPy selection on the CPU (fast), torch selection
+    (:func:`~semiblind.stats.kth_smallest`, ``kthvalue``) elsewhere or when gradients are recorded.
+    ``⌊K·N⌋`` is computed in float64 in both.
     """
     B, n, J, P = C.shape
     rows = C.reshape(-1, P)
@@ -155,7 +156,7 @@ def _thresholds_and_magnitudes(
         n_sig = (absC > (k * sig).unsqueeze(-1)).sum(-1)
         n_keep = torch.floor(support_fraction * n_sig.double()).long().clamp(min_coefficients, P)
         index = (P - 1 - n_keep).clamp_min(0)
-        thr = torch.sort(absC, dim=-1).values.gather(-1, index.view(-1, 1)).view(-1)
+        thr = kth_smallest(absC, index)  # one selection pass, no sort
         thr = torch.where(n_keep >= P, torch.zeros_like(thr), thr)
     return thr.view(B, n, J, 1), sig.view(B, n, J, 1), absC.view(B, n, J, P)
 
