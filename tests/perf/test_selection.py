@@ -25,7 +25,8 @@ def test_kth_smallest_equals_sort():
 def test_gmca_thresholds_numpy_and_torch_paths_agree():
     rng = np.random.default_rng(1)
     C = torch.as_tensor(rng.standard_normal((2, 3, 2, 500)) ** 3)
-    thr_np, sig_np = gmca_thresholds(C, k=3.0, support_fraction=0.5, min_coefficients=5)  # CPU, no gradient: NumPy selection
+    # CPU, no gradient: the NumPy selection
+    thr_np, sig_np = gmca_thresholds(C, k=3.0, support_fraction=0.5, min_coefficients=5)
     Cg = C.clone().requires_grad_(True)  # gradients recorded: the torch path
     thr_t, sig_t = gmca_thresholds(Cg, k=3.0, support_fraction=0.5, min_coefficients=5)
     np.testing.assert_array_equal(thr_t.detach().numpy(), thr_np.numpy())
