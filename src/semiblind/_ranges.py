@@ -39,9 +39,11 @@ def magnitude_limits(n_entries: int, dtype: Any) -> tuple[float, float]:
     return low, high
 
 
-def check_dynamic_range(x: Any, dtype: Any, *, name: str = "X") -> None:
+def check_dynamic_range(x: Any, dtype: Any, *, name: str = "X",
+                        float64_hint: str = "dtype='float64' (--set dtype=float64)") -> None:
     """Raise ``ValueError`` when the finite data ``x`` are too large or too small in magnitude to be computed
-    with in ``dtype`` (see the module docstring); all-zero data are left to the all-zero check."""
+    with in ``dtype`` (see the module docstring); all-zero data are left to the all-zero check.
+    ``float64_hint`` says how the caller's user asks for float64 (suggested when float64 would do)."""
     if isinstance(x, torch.Tensor):
         if x.numel() == 0:
             return
@@ -71,7 +73,7 @@ def check_dynamic_range(x: Any, dtype: Any, *, name: str = "X") -> None:
         if target != wider:
             w_low, w_high = magnitude_limits(n, wider)
             if w_low <= amax <= w_high:
-                hint += ", or pass dtype='float64' (--set dtype=float64)"
+                hint += f", or pass {float64_hint}"
         raise ValueError(
             f"{name} has values of magnitude up to {amax:.3g}, too {side} to compute with in {target.name} "
             f"(products of {n} entries of that size {'overflow' if side == 'large' else 'underflow'} {bound}); "

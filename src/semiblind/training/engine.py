@@ -403,7 +403,8 @@ def train(
     va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
     for nm, ds in (("train_set", tr), ("valid_set", va)):
         if ds is not None:
-            check_dynamic_range(ds.X, dt, name=f"X of {nm}")  # e.g. |X| ~ 1e19 in float32: a sentence, not eigh
+            # e.g. |X| ~ 1e19 in float32: a sentence, not eigh failing
+            check_dynamic_range(ds.X, dt, name=f"X of {nm}", float64_hint="dtype='float64' (--dtype float64)")
             model.check_data(int(ds.X.shape[1]), int(ds.A.shape[2]), what=nm)
 
     run_args = {"epochs_requested": epochs, "lr": float(lr), "batch_size": batch_size, "seed": seed,
