@@ -253,6 +253,7 @@ _GMCA_CONSTRAINTS: dict[str, list] = {
     "final_s": [Options(("least_squares", "thresholded"))],
 }
 _LIST = InstanceOf((str, list, tuple), "a comma-separated string or a list")
+_MAPPING = InstanceOf((str, list, tuple, int, np.integer), "a comma-separated string of column indices or a list")
 _ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
 
 
@@ -260,6 +261,8 @@ def _split_list(value: Any, name: str) -> list[Any]:
     """A comma-separated string or a sequence as a list; ``"none"`` or an empty list give ``[]``."""
     if value is None:
         return []
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return [int(value)]
     if isinstance(value, str):
         if value.strip().lower() == "none":
             return []
@@ -342,7 +345,7 @@ class SGMCA(_GMCAFamily):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_GMCA_CONSTRAINTS,
         "models": [NONE, _LIST],
-        "mapping": [NONE, _LIST],
+        "mapping": [NONE, _MAPPING],
         "projection": [Options(PROJECTIONS)],
         "n_mu": [Interval(int, 2, None, closed="left")],
         "reidentify": [Options(REIDENTIFY)],
@@ -466,7 +469,7 @@ class NearestNeighbourSGMCA(_GMCAFamily):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_GMCA_CONSTRAINTS,
         "references": [InstanceOf((list, tuple), "a list of reference-spectra arrays (rows, channels)")],
-        "mapping": [NONE, _LIST],
+        "mapping": [NONE, _MAPPING],
         "n_mu": [Interval(int, 2, None, closed="left")],
         "reidentify": [Options(REIDENTIFY)],
         "A0": [_ARRAY, NONE],
