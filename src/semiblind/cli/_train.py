@@ -42,6 +42,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "nalmu/almu 25)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4, the LPALM paper's; "
                    "nalmu 1e-2, almu 1e-3)")
+    p.add_argument("--schedule", default=None, choices=("paper", "fast"),
+                   help="named training schedule (default: semiblind.training.engine.DEFAULT_SCHEDULE): paper = "
+                   "100 epochs, batch 1, constant lr 1e-4; fast = larger batches, one-cycle lr with warm-up, "
+                   "gradient clipping; --epochs/--lr/--batch-size override its values (not for nalmu/almu/iae)")
     p.add_argument("--init-from", metavar="NALMU_DIR", default=None,
                    help="almu only: a trained NALMU model for the first stage (default: train it first)")
     p.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
@@ -150,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = trainers().get(args.kind)
     schedule = {"layers": args.layers, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
     if trainer is not None:  # a kind with its own procedure (e.g. ALMU's two stages) and defaults
+        if args.schedule is not None:
+            raise ValueError(f"--schedule is not an option of kind {args.kind!r} (it has its own schedule).")
         for flag, value in (("--loss", args.loss), ("--early-stopping", args.early_stopping)):
             if value is not None:
                 raise ValueError(f"{flag} is not an option of kind {args.kind!r} (it trains with its paper's loss).")
@@ -160,12 +166,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.init_from is not None:
             raise ValueError(f"--init-from is an option of kind 'almu'; got it for kind {args.kind!r}.")
-        defaults = {"layers": 25, "epochs": 100, "lr": 1e-4, "batch_size": 1}
-        schedule = {k: defaults[k] if v is None else v for k, v in schedule.items()}
-        model = build_model(args.kind, train_set, layers=schedule["layers"], dtype=args.dtype, **options)
+        from ..training.engine import resolve_schedule
+
+        layers = schedule.pop("layers")
+        layers = 25 if layers is None else layers
+        schedule = resolve_schedule(args.schedule, **schedule)
+        model = build_model(args.kind, train_set, layers=layers, dtype=args.dtype, **options)
         result = train(
-            model, train_set, valid_set,
-            epochs=schedule["epochs"], lr=schedule["lr"], batch_size=schedule["batch_size"], seed=args.seed,
+            model, train_set, valid_set, **schedule, seed=args.seed,
             loss=args.loss or "nmse", early_stopping=args.early_stopping, out_dir=args.out, resume=args.resume,
             overwrite=args.overwrite, progress=not args.quiet, description=description,
         )

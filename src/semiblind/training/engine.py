@@ -444,8 +444,11 @@ def train(
         if not has_checkpoint(ckpt):
             raise FileNotFoundError(f"resume=True but {str(ckpt)!r} holds no checkpoint to resume from.")
         # checks the run's arguments, the network (kind, layers, tied), the data fingerprint and every tensor
+        compare = ("lr", "batch_size", "seed", "loss", "layer_weights", "lr_schedule", "warmup", "clip_grad")
+        if lr_schedule != "constant":  # the schedule's horizon is epochs × batches: the same epochs are needed
+            compare += ("epochs_requested",)
         info, best_state = resume_checkpoint(ckpt, model=model, optimizer=opt, run_args=run_args,
-                                             fingerprint=fingerprint)
+                                             fingerprint=fingerprint, compare=compare)
         start_epoch, best_loss = int(info["epoch"]), float(
             info["best_loss"] if info["best_loss"] is not None else math.inf)
         best_epoch, bad = int(info["best_epoch"]), int(info["bad_epochs"])
