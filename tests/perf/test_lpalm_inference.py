@@ -89,3 +89,15 @@ def test_gradients_take_the_training_path():
         S.sum().backward()
     assert model.W.grad is not None and torch.isfinite(model.W.grad).all()
     assert model.inference_path(X, return_layers=True) == "training"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_equals_cpu():
+    model = _model()
+    X = _data(3, 400)
+    with torch.no_grad():
+        A_ref, S_ref = model(X)
+        A, S = model.to("cuda")(X.to("cuda"))
+        assert model.inference_path(X.to("cuda")) == "stacked"
+    assert torch.allclose(S.cpu(), S_ref, rtol=0, atol=1e-10 * float(S_ref.abs().max()))
+    assert torch.allclose(A.cpu(), A_ref, rtol=0, atol=1e-10)

@@ -248,15 +248,15 @@ class LPALM(UnrolledNet):
         :func:`~semiblind.solvers.driver.unroll` on the whole batch: needed when gradients are recorded or the
         per-layer values are asked for), ``"stacked"`` (no gradients, ``s_update="lista-cp"``: all K layers'
         ``W(k)ᵀX`` in one product before the loop, since W does not depend on S) or ``"blocked"`` (no gradients,
-        a sample's X larger than :data:`INFERENCE_BLOCK_BYTES`: each layer sweeps the pixels in cache-sized
+        on the CPU, a sample's X larger than :data:`INFERENCE_BLOCK_BYTES`: each layer sweeps the pixels in cache-sized
         blocks, the S-update of a block and its share of ``XSᵀ`` and ``SSᵀ`` read the block once while it is in
         cache). All three give the same numbers up to floating-point rounding (the sums over pixels are
         accumulated in a different order)."""
         grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
         if grad or return_layers:
             return "training"
-        if X.shape[1] * X.shape[2] * X.element_size() > INFERENCE_BLOCK_BYTES:
-            return "blocked"
+        if X.device.type == "cpu" and X.shape[1] * X.shape[2] * X.element_size() > INFERENCE_BLOCK_BYTES:
+            return "blocked"  # a CPU cache optimisation; on a GPU the stacked product is the fast path
         return "stacked" if self.s_update == "lista-cp" else "training"
 
     def _s_layer(self, k: int):
