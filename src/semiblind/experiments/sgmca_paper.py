@@ -43,7 +43,7 @@ PAPER_TABLE2 = {"synchrotron": 25.26, "thermal": 25.92, "line": 24.81, "overall"
 
 PAPER_TABLE3 = {("all", 1.0): {"sad_db": 21.67, "sdr": 43.93}, ("none", 1.0): {"sad_db": 12.54, "sdr": 34.24},
                 ("all", 0.01): {"sad_db": 17.73}, ("none", 0.01): {"sad_db": 5.78}}
-"""sGMCA paper, Table 3 (the entries quoted in issue #9; the others are not restated here)."""
+"""sGMCA paper, Table 3 (the entries quoted in the issue; the others are not restated here)."""
 
 MODELLED = {"all": ("synchrotron", "thermal", "line1", "line2"), "thermal+line": ("thermal", "line1", "line2"),
             "synchrotron+line": ("synchrotron", "line1", "line2"), "line": ("line1", "line2"), "none": ()}
@@ -454,7 +454,7 @@ def run_sgmca_table3(*, quick: bool | str = False, out_dir: Any = None, seed: in
         f"δ = {s.delta} channels; IAE models as in sgmca-iae ({s.iae_steps or 'shipped'} steps).",
         "'line' models both emission lines with the line IAE; 'none' is the same algorithm with no manifold (GMCA "
         "in the sGMCA form: 2 starlet scales, 50 iterations). SAD: paper eq. 15, mean over the 4 spectra.",
-        "Paper entries not quoted in issue #9 are left empty.",
+        "Paper entries not quoted in the issue (Table 3: all and none modelled) are left empty.",
         f"Direction (all modelled above none on SAD): {direction}.",
     ]
     md = write_results(out, "sgmca-table3", title="sGMCA paper, Table 3 — which components are modelled",
