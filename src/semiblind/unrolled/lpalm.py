@@ -251,9 +251,13 @@ class LPALM(UnrolledNet):
         on the CPU, a sample's X larger than :data:`INFERENCE_BLOCK_BYTES`: each layer sweeps the pixels in cache-sized
         blocks, the S-update of a block and its share of ``XSᵀ`` and ``SSᵀ`` read the block once while it is in
         cache). All three give the same numbers up to floating-point rounding (the sums over pixels are
-        accumulated in a different order)."""
+        accumulated in a different order). Subclasses that redefine ``s_step`` or ``a_step`` always take
+        ``"training"``."""
         grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
-        if grad or return_layers:
+        # A subclass that redefines a layer's step (nonnegative LPALM, LPALM inside the IAE manifold) must be run
+        # through its own s_step / a_step: the fast paths below inline LPALM's.
+        redefined = type(self).s_step is not LPALM.s_step or type(self).a_step is not LPALM.a_step
+        if grad or return_layers or redefined:
             return "training"
         if X.device.type == "cpu" and X.shape[1] * X.shape[2] * X.element_size() > INFERENCE_BLOCK_BYTES:
             return "blocked"  # a CPU cache optimisation; on a GPU the stacked product is the fast path
