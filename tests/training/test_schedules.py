@@ -66,3 +66,19 @@ def test_clipping_changes_the_step():
     a = train(build_model("lpalm", data, layers=2, dtype="float64"), data, **base).model.state_dict()
     b = train(build_model("lpalm", data, layers=2, dtype="float64"), data, clip_grad=1e-6, **base).model.state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cli_train_schedule(tmp_path, capsys):
+    from semiblind.cli import main
+
+    X, A, S = _set(N=8)
+    np.savez(tmp_path / "tr.npz", X=X, A=A, S=S)
+    args = ["train", "lpalm", "--train", str(tmp_path / "tr.npz"), "--layers", "2", "--epochs", "2", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "m"), "--schedule", "fast"]) in (0, None)
+    cfg = (tmp_path / "m" / "config.json").read_text()
+    assert '"lr_schedule": "onecycle"' in cfg and '"batch_size": 16' in cfg
+    assert main([*args, "--out", str(tmp_path / "p"), "--schedule", "paper"]) in (0, None)
+    assert '"lr_schedule"' not in (tmp_path / "p" / "config.json").read_text()
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--out", str(tmp_path / "q"), "--schedule", "slow"])
+    assert e.value.code == 2
