@@ -44,6 +44,9 @@ def add_parser(subparsers: Any) -> None:
                         help="FITS: NumPy axis (0, 1, 2) or CTYPE (e.g. ENER) of the spectral axis")
     parser.add_argument("--index", type=int, default=None, metavar="I",
                         help="multi-mixture .npz: which mixture (default 0)")
+    parser.add_argument("--model", default=None, metavar="DIR|NAME",
+                        help="describe this model folder or shipped model name (the same as giving it as "
+                        "FILE_OR_MODEL_OR_METHOD)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=run)
 
@@ -136,7 +139,7 @@ def _listing(as_json: bool) -> int:
                                                      for k, v in table.items()},
                           "shipped_models": {k: c.get("architecture", {}) for k, c in models.items()}}, indent=2))
         return 0
-    print("methods (semiblind separate --method NAME)")
+    print("methods (semiblind separate --method NAME; `semiblind methods` adds the models each can use)")
     print(format_table(["name", "family", "reference", "learned", "needs X >= 0"],
                        [[r["name"], r["family"], r["reference"], "yes" if r["learned"] else "no",
                          "yes" if r["nonnegative"] else "no"] for r in rows], style="plain"))
@@ -144,7 +147,7 @@ def _listing(as_json: bool) -> int:
     print("trainable kinds (semiblind train KIND)")
     print(format_table(["kind", "options"], [[k, ", ".join(v.options)] for k, v in table.items()], style="plain"))
     print()
-    print("shipped models (--set model=NAME)")
+    print("shipped models (--model NAME)")
     print(format_table(["name", "class", "channels", "sources", "layers"],
                        [[k, str(c.get("architecture", {}).get("class")),
                          str(c.get("data_contract", {}).get("channels")),
@@ -172,6 +175,13 @@ def _method(name: str, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        if args.target is not None:
+            from ._common import UsageError
+
+            raise UsageError(f"give the model either as --model or as FILE_OR_MODEL_OR_METHOD, not both; got "
+                             f"{args.model!r} and {args.target!r}.")
+        return _model(str(args.model), args.json)
     if args.target is None:
         return _listing(args.json)
     target = str(args.target)

@@ -13,6 +13,34 @@ import argparse
 from typing import Any
 
 from ._common import UsageError
+from ._runtime import threads_in_use
+
+# Wall-clock seconds of `semiblind reproduce NAME --quick` measured on the 2-core development machine under load
+# (one thread; load average 6-8 from other jobs), for the estimate printed before a run starts. Targets without
+# an entry have no measured time yet.
+QUICK_SECONDS: dict[str, float] = {
+    "unrolled-nnls-toy": 58.0,
+    "lpalm-table1": 176.0,  # docs/results.md, one thread on a quieter run (over 300 s at load 6-8)
+}
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def estimate_line(name: str, quick: bool | str) -> str:
+    """What `reproduce` says before it starts: the measured time of NAME --quick, or that none was measured."""
+    if quick == "smoke":
+        return f"{name} (smoke sizes): a few seconds."
+    measured = QUICK_SECONDS.get(name)
+    if quick:
+        if measured is None:
+            return f"{name} --quick: no measured time for this target yet (the quick targets measured took 1-5 min)."
+        return (f"{name} --quick: about {_duration(measured)} (measured on 2 busy cores, one thread); "
+                "starting.")
+    quick_part = f"{_duration(measured)} with --quick; " if measured is not None else ""
+    return (f"{name}, full protocol: much longer than --quick ({quick_part}the full protocols take up to hours "
+            "on 2 cores, see README); starting.")
 
 
 def _targets() -> dict[str, Any]:
@@ -59,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--quick and --smoke must not be given together; got both.")
     quick: bool | str = "smoke" if args.smoke else bool(args.quick)
     func = targets[args.name][0]
+    print(estimate_line(args.name, quick), flush=True)
     result = func(quick=quick, out_dir=args.out, seed=args.seed, data_path=args.data, progress=not args.quiet)
     print(result["markdown"])
-    print(f"Written to {result['out_dir']}/")
+    print(f"Written to {result['out_dir']}/ (seed {args.seed}, {threads_in_use()} thread"
+          f"{'s' if threads_in_use() > 1 else ''}).")
     return 0

@@ -74,6 +74,13 @@ def add_parser(subparsers: Any) -> None:
     pr.set_defaults(func=run)
 
 
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
 def run(args: argparse.Namespace) -> int:
     from .._files import check_output_path
     from ..data import mixtures
@@ -97,8 +104,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             ms = mixtures.simulate_paper_xray(args.n_samples, args.spectra, subset=args.subset,
                                               path=args.spectra_path, **common)
+    arrays = [v for v in (ms.X, ms.A, ms.S, getattr(ms, "noise", None)) if v is not None]
+    print(f"writing {len(ms)} {args.kind} mixtures to {out}: about {_size(sum(a.nbytes for a in arrays))} ...",
+          flush=True)
     ms.save(out, overwrite=args.overwrite)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in (("X", ms.X), ("A", ms.A), ("S", ms.S))
                        if v is not None)
-    print(f"wrote {out}: {len(ms)} {args.kind} mixtures, {shapes}, SNR {args.snr:g} dB, seed {args.seed}")
+    print(f"wrote {out} ({_size(Path(out).stat().st_size)}): {len(ms)} {args.kind} mixtures, {shapes}, SNR "
+          f"{args.snr:g} dB, seed {args.seed}")
     return 0
