@@ -116,7 +116,8 @@ def test_throwaway_method_is_found_everywhere(toy, tmp_path, rng, capsys):
     assert methods()["toy-h2"] is ToyMethod
     sep = semiblind.separate(X[0], 2, method="toy-h2", scale=2.0)
     ref = ToyMethod(n_sources=2, scale=2.0).fit(X[0])
-    np.testing.assert_allclose(sep.S, ref.sources_)
+    # float32 least squares: the summation order may differ between two calls (thread pool), not the method.
+    np.testing.assert_allclose(sep.S, ref.sources_, rtol=1e-5, atol=1e-5 * float(np.abs(ref.sources_).max()))
     assert sep.method == "toy-h2" and sep.params["scale"] == 2.0
 
     with pytest.raises(SystemExit) as exc:
