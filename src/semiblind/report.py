@@ -305,7 +305,7 @@ def write_evaluation_report(
     spectra, the true and estimated maps (when S is an image ``(n, H, W)``) and, with the data ``X``, the
     residual map (:func:`semiblind.plot.plot_residual`). Sources are named by ``families`` (one name per
     true source, e.g. the data's ``meta["families"]``; default "source k"); the spectra are drawn on a log scale
-    when every true spectrum is positive (as in the demo), against ``energies`` in ``spectral_unit`` (default
+    when the true spectra are nonnegative (as in the demo), against ``energies`` in ``spectral_unit`` (default
     keV). Columns say what they hold and which way is better (``cos A ↑``, ``NMSE A ↓``). Returns the report's
     path.
     """
@@ -343,7 +343,7 @@ def write_evaluation_report(
     plot.save_figure(plot.plot_metric_bars(per, metrics=("sad_db_A", "sdr", "sir", "sar")), p, dpi=90)
     figs.append(("per-source metrics", p))
     spec_fig = fig_dir / "spectra.png"
-    plot.save_figure(plot.plot_spectra(A_al, A_true, energies, log=bool(np.all(A_true > 0)), titles=names,
+    plot.save_figure(plot.plot_spectra(A_al, A_true, energies, log=bool(np.all(A_true >= 0) and np.any(A_true > 0)), titles=names,
                                        spectral_unit=spectral_unit), spec_fig, dpi=90)
     sections = [("Metrics", f"<div>{overall}{per_html}</div>", figs),
                 ("Spectra: estimated (dashed) vs true (black)", "Columns of A after alignment.",
