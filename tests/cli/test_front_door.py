@@ -139,7 +139,7 @@ def test_estimates_before_long_work(tmp_path):
 
     assert "about 58 s" in estimate_line("unrolled-nnls-toy", True)
     s = run("simulate", "xray", "--n-samples", 2, "--pixels", 50, "--out", tmp_path / "s.npz")
-    first, last = s.stdout.splitlines()[0], s.stdout.splitlines()[-1]
+    first, last = s.stderr.splitlines()[0], s.stdout.splitlines()[-1]
     assert first.startswith("writing 2 xray mixtures") and "about" in first and "kB" in first
     assert last.startswith("wrote") and "kB)" in last
 

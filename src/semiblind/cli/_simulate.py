@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                                               path=args.spectra_path, **common)
     arrays = [v for v in (ms.X, ms.A, ms.S, getattr(ms, "noise", None)) if v is not None]
     print(f"writing {len(ms)} {args.kind} mixtures to {out}: about {_size(sum(a.nbytes for a in arrays))} ...",
-          flush=True)
+          file=sys.stderr, flush=True)  # a notice before the write; stdout keeps its one summary line
     ms.save(out, overwrite=args.overwrite)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in (("X", ms.X), ("A", ms.A), ("S", ms.S))
                        if v is not None)
