@@ -4,9 +4,10 @@
 and ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` for child processes). Without it the count
 follows :func:`auto_threads`: one thread for problems below :data:`THREADS_MIN_SIZE` channels × pixels, the idle
 cores (CPU count minus the 1-minute load average, at least one) above it or when the size is unknown. Measured
-with ``benchmarks/threads_scaling.py`` on the 2-core development machine under load (PALM and GMCA on 65 × t,
-t = 10³ … 10⁶, one run each, interleaved): two threads were 1.8× to 11.9× slower than one at every size, so the
-rule never uses more threads than there are idle cores, and none below the largest size measured.
+with ``benchmarks/threads_scaling.py`` on the 2-core development machine (PALM and GMCA on 65 × t, t = 10³ … 10⁶,
+one run each, interleaved): two threads were slower than one at every size, 1.8× to 11.9× under load 5–8 and 1.3×
+to 2.9× at load 0.4–1.7, so the rule never uses more threads than there are idle cores, and none below the
+largest size measured.
 
 **Warnings.** :func:`session` replaces :func:`warnings.showwarning` while a verb runs, so that every warning is
 one line ``semiblind VERB: warning: MESSAGE`` on stderr (no file path, no source line).
