@@ -8,8 +8,10 @@
   unconstrained least-squares abundances ``A⁺X`` have a median distance to 1 above :data:`SIMPLEX_LIMIT`
   (FCLS forces them to sum to one, so data whose abundances do not, e.g. X-ray counts, come out wrong).
 
-Iteration caps (``ConvergenceWarning``) and the clipping of slightly negative data for NMF methods are warned
-about by the solvers themselves (:mod:`semiblind.solvers.base`, :func:`semiblind._validation`).
+- NMF methods (``nonnegative=True``): more than :data:`CLIPPED_LIMIT` of X's entries negative (heavy clipping).
+
+Iteration caps (``ConvergenceWarning``) and each clipping of slightly negative data are warned about by the
+solvers themselves (:mod:`semiblind.solvers.base`, :func:`semiblind._validation`).
 Shapes: X ``(m, t)`` or ``(m, H, W)``, A ``(m, n)``, S ``(n, t)`` or ``(n, H, W)``; NumPy arrays.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 
 UNEXPLAINED_LIMIT = 0.5
 SIMPLEX_LIMIT = 0.25
+CLIPPED_LIMIT = 0.1  # share of negative entries above which an NMF method's clipping is called heavy
 _CHUNK = 200_000  # pixels per product (bounded memory on large cubes)
 
 
@@ -46,9 +49,16 @@ def simplex_distance(X: np.ndarray, A: np.ndarray) -> float:
     return float(np.median(np.abs(sums - 1.0)))
 
 
-def assumption_warnings(X: np.ndarray, A: np.ndarray, S: np.ndarray, *, method: str) -> list[str]:
-    """Sentences naming the assumptions of ``method`` that the result (A, S) of X visibly breaks."""
+def assumption_warnings(X: np.ndarray, A: np.ndarray, S: np.ndarray, *, method: str,
+                        nonnegative: bool = False) -> list[str]:
+    """Sentences naming the assumptions of ``method`` that the result (A, S) of X visibly breaks
+    (``nonnegative``: the method needs X ≥ 0 and clips what is below)."""
     out: list[str] = []
+    if nonnegative:
+        frac_neg = float(np.mean(np.asarray(X) < 0))
+        if frac_neg > CLIPPED_LIMIT:
+            out.append(f"{method} needs X >= 0: {100 * frac_neg:.0f}% of X's entries are negative and were clipped "
+                       "to zero (heavy clipping), so A and S describe the clipped data, not X.")
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(S))):
         return [f"{method} returned non-finite values in A or S."]
     frac = unexplained_fraction(X, A, S)

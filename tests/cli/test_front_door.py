@@ -79,6 +79,7 @@ def test_assumption_and_clipping_warnings_are_one_clean_line(cube):
     h = run("separate", path, "--method", "hals", "--n-sources", 4, "--set", "max_iter=30", "--out",
             tmp / "hals.npz")
     assert any(ln.startswith("semiblind separate: warning: ") and "clipped" in ln for ln in h.stderr.splitlines())
+    assert any("heavy clipping" in ln for ln in h.stderr.splitlines())  # a third of this cube's entries are < 0
     clean(h.stderr)
 
 

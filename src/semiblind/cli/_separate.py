@@ -181,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     said: list[str] = []
     developer = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)  # not about the user's data
     for text in [str(w.message) for w in caught if not issubclass(w.category, developer)] + \
-            assumption_warnings(cube.X, sep.A, sep.S, method=sep.method):
+            assumption_warnings(cube.X, sep.A, sep.S, method=sep.method,
+                                nonnegative=bool(getattr(cls, "nonnegative", False))):
         line = " ".join(text.split())
         if line not in said:
             said.append(line)
