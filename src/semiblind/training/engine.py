@@ -34,6 +34,7 @@ from .._validation import check_int
 from .._version import __version__
 from ..unrolled.base import UnrolledNet
 from .checkpoint import data_fingerprint, has_checkpoint, model_signature, resume_checkpoint, save_checkpoint
+from .distributed import DistContext, from_env
 from .losses import LossFn, make_loss, nmse
 from .model_files import network_classes, save_model
 
@@ -342,6 +343,7 @@ def train(
     warmup: float = 0.0,
     clip_grad: float | None = None,
     max_seconds: float | None = None,
+    distributed: DistContext | bool | None = None,
 ) -> TrainResult:
     """Train an unrolled network with Adam on ``(X, A, S)`` triplets (LPALM paper, Fahes et al. 2022, §4, eq. 9).
 
@@ -371,6 +373,11 @@ def train(
     clip_grad : clip the gradient's global norm to this value before each step (None: no clipping).
     max_seconds : return after the first epoch that ends past this many seconds of training (None: no limit)
         with the best epoch so far; the checkpoint is not marked as stopped, so ``resume`` continues the run.
+    distributed : data-parallel training (see :mod:`semiblind.training.distributed`): None (default) joins the
+        torchrun process group when ``WORLD_SIZE`` > 1 is set and trains alone otherwise; False always trains
+        alone; a :class:`~semiblind.training.distributed.DistContext` is used as given. Each rank computes its
+        shard of every global batch, gradients are averaged (weighted by shard size) before each step; only
+        rank 0 writes files and shows progress.
 
     Returns
     -------
@@ -399,6 +406,13 @@ def train(
     if device is not None:
         model.to(device)
     dt, dev = model.dtype, model.device
+    dctx = from_env(dev) if distributed is None else (None if distributed is False else distributed)
+    if dctx is not None and not isinstance(dctx, DistContext):
+        raise TypeError(f"distributed must be None, False or a DistContext; got {type(distributed).__name__}.")
+    main = dctx is None or dctx.is_main  # only rank 0 writes files and shows progress
+    if dctx is not None:
+        dctx.broadcast_model(model)
+        progress = progress and main
     tr = as_dataset(train_set, name="train_set", dtype=dt)
     va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
     for nm, ds in (("train_set", tr), ("valid_set", va)):
@@ -454,10 +468,12 @@ def train(
         best_epoch, bad = int(info["best_epoch"]), int(info["bad_epochs"])
         stopped = bool(info["stopped_early"])
         if log_path.exists():
-            with open(log_path, "r+b") as fh:
-                fh.truncate(int(info["log_bytes"]))
-            history = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line]
-    elif log_path is not None and log_path.exists():
+            kept = log_path.read_bytes()[:int(info["log_bytes"])]
+            if main:
+                with open(log_path, "r+b") as fh:
+                    fh.truncate(int(info["log_bytes"]))
+            history = [json.loads(line) for line in kept.decode("utf-8").splitlines() if line]
+    elif main and log_path is not None and log_path.exists():
         log_path.unlink()
 
     from .._progress import tqdm  # bar on a terminal, one line per stage in a log
@@ -480,22 +496,32 @@ def train(
                     group["lr"] = float(lr) * lr_factor(lr_schedule, epoch * n_batches + b, epochs * n_batches,
                                                         float(warmup))
             idx = perm[b * batch_size:(b + 1) * batch_size]
-            X, A, S = tr.X[idx].to(dev), tr.A[idx].to(dev), tr.S[idx].to(dev)
-            As, Ss = _forward(model, X, A)
-            value = loss_fn(As, Ss, A, S)
-            if not torch.isfinite(value):
+            n_global = len(idx)
+            if dctx is not None:  # this rank's contiguous slice of the global batch
+                idx = dctx.shard(idx)
+            value = None
+            if len(idx):
+                X, A, S = tr.X[idx].to(dev), tr.A[idx].to(dev), tr.S[idx].to(dev)
+                As, Ss = _forward(model, X, A)
+                value = loss_fn(As, Ss, A, S)
+            local = float(value.detach()) * len(idx) if value is not None else 0.0
+            total = local if dctx is None else dctx.sum_scalar(local, dev)
+            if not math.isfinite(total):
                 raise ValueError(
-                    f"training diverged at epoch {epoch + 1} (the loss is {float(value)}); lower lr (got "
+                    f"training diverged at epoch {epoch + 1} (the loss is {total / n_global}); lower lr (got "
                     f"{lr:g})."
                 )
             opt.zero_grad(set_to_none=True)
-            value.backward()
+            if value is not None:
+                value.backward()
+            if dctx is not None:  # Σ_r (b_r / B) ∇_r: the gradient of the global batch's mean loss
+                dctx.all_reduce_gradients(list(model.parameters()), len(idx), n_global)
             if clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip_grad))
             opt.step()
             model.constrain_()
-            running += float(value.detach()) * len(idx)
-            seen += len(idx)
+            running += total
+            seen += n_global
             bar.set_postfix(loss=f"{running / seen:.4g}")
         bar.close()
         train_loss = running / N
@@ -519,6 +545,8 @@ def train(
             stopped = True
         # a time limit ends this call only (not recorded as an early stop: --resume continues the run)
         time_up = max_seconds is not None and time.perf_counter() - t_start >= max_seconds
+        if dctx is not None and max_seconds is not None:  # every rank stops after the same epoch
+            time_up = dctx.sum_scalar(float(time_up), dev) > 0
         record.update({"best": improved, "seconds": time.perf_counter() - t_ep})
         history.append(record)
         if progress:
@@ -527,7 +555,7 @@ def train(
                 msg += f", valid loss {record['valid_loss']:.4g} (NMSE S {record['valid_nmse_S']:.3g}"
                 msg += f", A {record['valid_nmse_A']:.3g})" if record["valid_nmse_A"] is not None else ")"
             tqdm.write(msg)
-        if out is not None:
+        if out is not None and main:
             with open(log_path, "a", encoding="utf-8") as fh:
                 fh.write(json_dumps(record) + "\n")
             info = {"args": run_args, "best_loss": best_loss, "best_epoch": best_epoch, "bad_epochs": bad,
@@ -564,8 +592,10 @@ def train(
             k: best_rec.get(k) for k in ("valid_loss", "valid_nmse_S", "valid_nmse_A", "train_loss", "epoch")
             if best_rec.get(k) is not None
         }
-    if out is not None:
+    if out is not None and main:
         save_model(model, out, overwrite=True)
+    if dctx is not None:  # every rank returns once rank 0's files are written
+        dctx.barrier()
     return TrainResult(model=model, history=history, best_epoch=best_epoch, best_loss=best_loss,
                        epochs_run=epochs_run, stopped_early=stopped, seconds=time.perf_counter() - t_start,
                        out_dir=out)

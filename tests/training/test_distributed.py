@@ -1,0 +1,114 @@
+"""Data-parallel training (torch.distributed, gloo): 2 CPU processes give the single-process parameters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+from semiblind.training import build_model, train
+from semiblind.training.distributed import DistContext, free_port, from_env, torchrun_command
+
+WORKER = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from safetensors.numpy import save_file
+    from semiblind.training import build_model, train
+
+    def data(seed, N, m=8, n=2, t=30):
+        rng = np.random.default_rng(seed)
+        A = rng.random((N, m, n)) + np.eye(m, n)
+        A /= np.linalg.norm(A, axis=1, keepdims=True)
+        S = rng.standard_normal((N, n, t)) * (rng.random((N, n, t)) < 0.3)
+        return A @ S + 0.01 * rng.standard_normal((N, m, t)), A, S
+
+    out, mode = sys.argv[1], sys.argv[2]
+    tr, va = data(0, 13), data(1, 5)
+    model = build_model("lpalm", tr, layers=3, dtype="float64")
+    kw = dict(epochs=2, lr=3e-3, batch_size=5, seed=3, progress=False, lr_schedule="cosine", warmup=0.2,
+              clip_grad=1.0)
+    res = train(model, tr, va, out_dir=out + "/run", distributed=None if mode == "dist" else False, **kw)
+    import os
+    rank = os.environ.get("RANK", "0")
+    save_file({k: v.detach().numpy() for k, v in res.model.state_dict().items()}, f"{out}/rank{rank}.safetensors")
+""")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                             "MASTER_PORT")}
+    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **extra})
+    return env
+
+
+def _max_rel(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(b[k])), 1e-300)) for k in a)
+
+
+def test_two_processes_match_one_process(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    single.mkdir()
+    multi.mkdir()
+    subprocess.run([sys.executable, str(script), str(single), "one"], check=True, env=_env(), timeout=120)
+    port = str(free_port())
+    procs = [subprocess.Popen([sys.executable, str(script), str(multi), "dist"],
+                              env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                                       MASTER_PORT=port)) for r in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    ref = load_file(str(single / "rank0.safetensors"))
+    r0, r1 = load_file(str(multi / "rank0.safetensors")), load_file(str(multi / "rank1.safetensors"))
+    assert _max_rel(r0, ref) < 1e-6 and _max_rel(r1, ref) < 1e-6
+    # the parameters moved (the comparison is not between two untrained models)
+    init = build_model("lpalm", _tiny(), layers=3, dtype="float64").state_dict()
+    assert any(float(np.max(np.abs(init[k].numpy() - ref[k]))) > 1e-4 for k in ref)
+    # only rank 0 wrote the run folder, with the same log length and model files as the single run
+    assert (multi / "run" / "config.json").is_file() and (multi / "run" / "model.safetensors").is_file()
+    assert len((multi / "run" / "train_log.jsonl").read_text().splitlines()) == 2
+    saved = load_file(str(multi / "run" / "model.safetensors"))
+    assert _max_rel(saved, load_file(str(single / "run" / "model.safetensors"))) < 1e-6
+
+
+def _tiny():
+    rng = np.random.default_rng(0)
+    N, m, n, t = 13, 8, 2, 30
+    A = rng.random((N, m, n)) + np.eye(m, n)
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    S = rng.standard_normal((N, n, t)) * (rng.random((N, n, t)) < 0.3)
+    return A @ S + 0.01 * rng.standard_normal((N, m, t)), A, S
+
+
+def test_shards_cover_the_batch_contiguously():
+    idx = torch.arange(7)
+    parts = [DistContext(rank=r, world_size=3).shard(idx).tolist() for r in range(3)]
+    assert parts == [[0, 1, 2], [3, 4], [5, 6]]
+    assert [DistContext(rank=r, world_size=3).shard(torch.arange(2)).tolist() for r in range(3)] == [[0], [1], []]
+
+
+def test_single_process_is_unchanged_without_world_size(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert from_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert from_env() is None
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(ValueError, match="RANK"):
+        from_env()
+    with pytest.raises(TypeError, match="distributed must be"):
+        train(build_model("lpalm", _tiny(), layers=2), _tiny(), epochs=1, progress=False, distributed="yes")
+
+
+def test_torchrun_command_is_local():
+    cmd = torchrun_command(2, ["train", "lpalm"], port=29511)
+    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "127.0.0.1" in cmd and "29511" in cmd
+    assert cmd[-3:] == ["semiblind", "train", "lpalm"]
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        torchrun_command(0, [])
