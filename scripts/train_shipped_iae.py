@@ -4,9 +4,9 @@
   synchrotron, thermal, iron_1, iron_2) on its default 65-channel grid (``chandra-acis-65``): spectra drawn from
   the simulator's priors (train / valid / test from separate seeds), anchors = the spectra at the extremes (and
   the median) of the family's main parameter (photon index Γ, temperature kT, line-of-sight velocity);
-- ``iae-sgmca75-<family>`` for the sGMCA paper's three families (synchrotron, thermal, line) from
-  ``../shared/data/xray/chandra_casa_spectra_75ch.npz`` with the file's anchors (no energy grid: the file has
-  none), when that file is found.
+The sGMCA paper's own families (``../shared/data/xray/chandra_casa_spectra_75ch.npz``) are not shipped: an IAE
+stores its anchor spectra, and the papers' spectra must stay in ``../shared``; ``semiblind reproduce sgmca-*``
+trains them.
 
 Each model trains for a fixed number of Adam steps (cosine learning-rate decay), at most ``--seconds``
 (default 300), on one CPU thread; the script prints the median test SAD (dB, fast and exact projection) of
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semiblind.data.casa import SGMCA_FAMILIES, sgmca_splits
+from semiblind.data.casa import sgmca_splits
 from semiblind.data.xray import FAMILIES, EnergyGrid, sample_mixing_matrices
 from semiblind.training.iae import projection_sad_db, save_iae, train_iae
 
@@ -62,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     for i, fam in enumerate(FAMILIES):
         jobs.append((f"iae-xray65-{fam}", fam, "sim", 100 + i))
-    for i, fam in enumerate(SGMCA_FAMILIES):
-        jobs.append((f"iae-sgmca75-{fam}", fam, "paper", 200 + i))
     for name, fam, src, seed in jobs:
         if only and name not in only:
             continue

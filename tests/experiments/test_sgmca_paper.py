@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -42,20 +43,26 @@ def test_sgmca_iae_smoke(data, tmp_path):
         assert r["ours"][fam]["fast"] > 15.0
 
 
-def test_sgmca_above_gmca_form_without_models(data):
-    """Six 32×32 mixtures: sGMCA with the shipped paper-family IAEs against the same loop with no model (median
-    SAD; single mixtures vary: Algorithm 2 sometimes gives the thermal model a line column)."""
-    from semiblind.estimators.sgmca import SGMCA
+def test_sgmca_above_gmca_on_simulated_cubes_with_the_shipped_iaes():
+    """The paper's direction with the shipped ``iae-xray65-*`` models on four 48×48 Cas A-like cubes of our
+    simulator (40 dB): sGMCA (all four families modelled, and the synchrotron model alone) above GMCA on the
+    median SAD of A (dB, paper eq. 15). Measured when written: GMCA 12.5, sGMCA all 14.9, synchrotron only 16.9."""
+    import semiblind
+    from semiblind.data import simulate_xray
     from semiblind.metrics import evaluate
 
-    d = sp.make_mixtures(6, size=32, snr=40.0, delta=16, k=1.0, seed=11, data_path=data)
-    X = d["X"].reshape(6, 75, 32, 32)
-    models = [f"iae-sgmca75-{f}" for f in ("synchrotron", "thermal", "line", "line")]
-    sad = {}
-    for label, mods in (("all", models), ("none", "none")):
-        est = SGMCA(n_sources=4, models=mods, max_iter=30).fit_batch(X)
-        sad[label] = float(np.median(evaluate(est.mixing_, est.sources_.reshape(6, 4, -1), d["A"], d["S"])["sad_db_A"]))
-    assert sad["all"] > sad["none"] + 1.0, sad
+    ms = simulate_xray(4, image=(48, 48), sources="casa-like", snr_db=40, rng=3)
+    med = {}
+    for label, kw in (("gmca", {"method": "gmca"}), ("all", {"method": "sgmca"}),
+                      ("synchrotron", {"method": "sgmca", "models": "iae-xray65-synchrotron"})):
+        sads = []
+        for i in range(4):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # GMCA/sGMCA capped iterations are not what is measured here
+                r = semiblind.separate(ms.X[i], 4, random_state=0, **kw)
+            sads.append(evaluate(r.A, r.S, ms.A[i], ms.S[i])["sad_db_A"])
+        med[label] = float(np.median(sads))
+    assert med["all"] > med["gmca"] and med["synchrotron"] > med["gmca"], med
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ _FAMILY_OF = {"synchrotron": "synchrotron", "thermal": "thermal", "line1": "line
 @dataclasses.dataclass(frozen=True)
 class Settings:
     mode: str
-    iae_steps: int  # Adam steps per family (0: use the shipped iae-sgmca75-<family> models)
+    iae_steps: int  # Adam steps per family, trained here on the file's train split
     iae_lr: float
     iae_lr_final: float | None
     iae_batch: int
@@ -70,7 +70,7 @@ class Settings:
     nmf_iter: int = 500
 
 
-SMOKE = Settings("smoke", iae_steps=0, iae_lr=3e-3, iae_lr_final=3e-5, iae_batch=50, image=32, runs=2,
+SMOKE = Settings("smoke", iae_steps=15000, iae_lr=3e-3, iae_lr_final=3e-5, iae_batch=50, image=32, runs=2,
                  snr_grid=(40.0,), delta_grid=(16,), k_grid=(1.0,), max_iter=30, nmf_iter=100)
 QUICK = Settings("quick", iae_steps=6000, iae_lr=3e-3, iae_lr_final=3e-5, iae_batch=50, image=64, runs=3,
                  snr_grid=(20.0, 40.0, 60.0), delta_grid=(4, 16, 32), k_grid=(0.01, 0.1, 1.0))
@@ -102,18 +102,13 @@ def paper_models(s: Settings, seed: int, data_path: Any, model_root: Path, log: 
                  progress: bool = False) -> dict[str, IAE]:
     """The IAE of each paper family.
 
-    ``s.iae_steps = 0`` (smoke mode): the shipped ``iae-sgmca75-<family>`` models (trained by
-    ``scripts/train_shipped_iae.py``). Otherwise trained here on the family's ``train`` split for ``s.iae_steps``
+    Trained here (never shipped: the paper's spectra stay in ``../shared``, and an IAE stores its anchor
+    spectra) on the family's ``train`` split for ``s.iae_steps``
     Adam steps (best ``valid`` weights; the line family's valid set equals its test set, so it is trained without
     validation) — or reused from ``model_root/<family>`` when a model with the same settings and seed is there
     (the three targets share ``model_root``).
     """
     out: dict[str, IAE] = {}
-    if s.iae_steps == 0:
-        for fam in SGMCA_FAMILIES:
-            out[fam] = load_iae(f"iae-sgmca75-{fam}")
-        log("IAE: shipped iae-sgmca75-* models")
-        return out
     seeds = child_seeds(seed, SGMCA_FAMILIES)
     for fam in SGMCA_FAMILIES:
         d = sgmca_splits(fam, data_path)
@@ -177,8 +172,7 @@ def run_sgmca_iae(*, quick: bool | str = False, out_dir: Any = None, seed: int =
     rows.append(["one exact projection of 4 spectra (s)", None, timing, 3.0, "faster" if timing < 3 else "slower"])
     notes = [
         (f"Mode {s.mode}: IAE trained {s.iae_steps} Adam steps per family (lr {s.iae_lr:g}, cosine to "
-         f"{s.iae_lr_final}, batch {s.iae_batch}; {train_s:.0f} s in all here, 0 when reused) on the CPU"
-         if s.iae_steps else f"Mode {s.mode}: the shipped iae-sgmca75-* models (scripts/train_shipped_iae.py)")
+         f"{s.iae_lr_final}, batch {s.iae_batch}; {train_s:.0f} s in all here, 0 when reused) on the CPU")
         + "; the paper trains 10⁴–10⁵ epochs (lr 1e-4, batch 25) on a GPU.",
         "Architecture: 4 fully connected layers each for encoder and decoder, width = 75 channels, skip 0.1, tanh; "
         "anchors 3/3/2 (the file's anchor spectra). Spectra brought to unit ℓ2 norm.",
