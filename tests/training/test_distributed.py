@@ -112,3 +112,22 @@ def test_torchrun_command_is_local():
     assert cmd[-3:] == ["semiblind", "train", "lpalm"]
     with pytest.raises(ValueError, match="workers must be a positive int"):
         torchrun_command(0, [])
+
+
+def test_cli_workers_runs_torchrun_and_matches_one_process(tmp_path, capsys):
+    from semiblind.cli import main
+    from semiblind.cli._workers import without_workers
+    from semiblind.data.mixtures import MixtureSet
+
+    X, A, S = _tiny()
+    MixtureSet(X=X, A=A, S=S).save(tmp_path / "tr.npz")
+    base = ["train", "lpalm", "--train", str(tmp_path / "tr.npz"), "--layers", "2", "--epochs", "1",
+            "--batch-size", "5", "--dtype", "float64", "--quiet"]
+    assert without_workers(base + ["--workers", "2"]) == base == without_workers(base + ["--workers=2"])
+    assert main(base + ["--out", str(tmp_path / "one")]) == 0
+    assert main(base + ["--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    one, two = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("one", "two"))
+    assert _max_rel(two, one) < 1e-6
+    assert main(["train", "nalmu", "--train", str(tmp_path / "tr.npz"), "--out", str(tmp_path / "x"),
+                 "--workers", "2"]) == 2
+    assert "--workers" in capsys.readouterr().err

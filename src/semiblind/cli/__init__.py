@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = list(sys.argv[1:] if argv is None else argv)  # relaunched by `train --workers`
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2 if argv is None and len(sys.argv) <= 1 else 0

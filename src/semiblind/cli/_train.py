@@ -10,9 +10,11 @@ by ``--resume``. LISTA, LISTA-CP and ISTA-LLT use the mean of the training mixin
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from ._common import add_overwrite, parse_set
+from ._workers import add_workers, in_distributed_run, relaunch
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -64,6 +66,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_workers(p)
     add_overwrite(p)
     p.set_defaults(func=run)
     return p
@@ -134,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
     from ..training import build_model, kinds, load_npz_dataset, train
     from ..training.engine import trainers
 
+    if ((args.workers or 1) > 1 or in_distributed_run()) and (args.kind == "iae" or args.kind in trainers()):
+        raise ValueError(f"--workers (data-parallel training) is not available for kind {args.kind!r} (it has its "
+                         "own training procedure).")
+    code = relaunch(args)  # --workers N: this command in N torchrun processes
+    if code is not None:
+        return code
     if args.kind == "iae":
         return _run_iae(args)
     if args.train is None:
@@ -177,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
             loss=args.loss or "nmse", early_stopping=args.early_stopping, out_dir=args.out, resume=args.resume,
             overwrite=args.overwrite, progress=not args.quiet, description=description,
         )
+    if in_distributed_run() and os.environ.get("RANK") != "0":
+        return 0  # rank 0 reports
     val = result.model.contract.get("validation", {})
     parts = [f"trained {type(result.model).__name__} ({result.model.layers} layers) for {result.epochs_run} "
              f"epoch(s); best epoch {result.best_epoch}"]
