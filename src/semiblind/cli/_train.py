@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from ._common import add_overwrite, parse_set
+from ._train_sim import add_simulate, simulated_source
 from ._workers import add_workers, in_distributed_run, relaunch
 
 
@@ -67,6 +68,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_workers(p)
+    add_simulate(p)
     add_overwrite(p)
     p.set_defaults(func=run)
     return p
@@ -145,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
         return code
     if args.kind == "iae":
         return _run_iae(args)
-    if args.train is None:
+    sim = simulated_source(args)  # --simulate: batches drawn on the fly
+    if sim is not None and (args.kind == "iae" or args.kind in trainers()):
+        raise ValueError(f"--simulate is not available for kind {args.kind!r} (it has its own training procedure).")
+    if args.train is None and sim is None:
         raise ValueError(f"--train is required for kind {args.kind!r} (a dataset .npz with X, A, S).")
     kind = kinds()[args.kind]
     options: dict[str, Any] = {}
@@ -157,9 +162,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} is not an option of kind {args.kind!r} (its options: "
                              f"{', '.join(kind.options) or 'none'}).")
         options[key] = value
-    train_set = load_npz_dataset(args.train)
+    train_set = sim if sim is not None else load_npz_dataset(args.train)
     valid_set = load_npz_dataset(args.valid) if args.valid else None
-    description = {"train_file": str(args.train), "valid_file": str(args.valid) if args.valid else None}
+    description = {"train_file": str(args.train) if sim is None else None,
+                   "valid_file": str(args.valid) if args.valid else None}
     trainer = trainers().get(args.kind)
     schedule = {"layers": args.layers, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
     if trainer is not None:  # a kind with its own procedure (e.g. ALMU's two stages) and defaults
@@ -180,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
         layers = schedule.pop("layers")
         layers = 25 if layers is None else layers
         schedule = resolve_schedule(args.schedule, **schedule)
-        model = build_model(args.kind, train_set, layers=layers, dtype=args.dtype, **options)
+        model = build_model(args.kind, sim.probe() if sim is not None else train_set, layers=layers,
+                            dtype=args.dtype, **options)
         result = train(
             model, train_set, valid_set, **schedule, seed=args.seed,
             loss=args.loss or "nmse", early_stopping=args.early_stopping, out_dir=args.out, resume=args.resume,

@@ -37,6 +37,7 @@ from .checkpoint import data_fingerprint, has_checkpoint, model_signature, resum
 from .distributed import DistContext, from_env
 from .losses import LossFn, make_loss, nmse
 from .model_files import network_classes, save_model
+from .simulated import SimulatedSource
 
 LOG_NAME = "train_log.jsonl"
 CHECKPOINT_DIR = "checkpoint"
@@ -351,6 +352,8 @@ def train(
     ----------
     model : an :class:`~semiblind.unrolled.base.UnrolledNet` (e.g. from :func:`build_model`); trained in place.
     train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)`` or ``.npz`` path (see :func:`as_dataset`).
+        ``train_set`` may also be a :class:`~semiblind.training.simulated.SimulatedSource`: every global batch
+        is simulated on the fly (seeded by seed, epoch and batch), ``per_epoch`` mixtures per epoch.
     epochs, lr, batch_size : paper defaults 100, 1e-4, 1. Adam uses β = (0.9, 0.999).
     seed : shuffling seed (a per-epoch ``torch.Generator``; no global RNG is used).
     loss : ``"nmse"`` (eq. 9: NMSE(S) + NMSE(A) at the last layer, batch mean), ``"angle"`` (NMSE(S) + mean
@@ -413,7 +416,8 @@ def train(
     if dctx is not None:
         dctx.broadcast_model(model)
         progress = progress and main
-    tr = as_dataset(train_set, name="train_set", dtype=dt)
+    sim = train_set if isinstance(train_set, SimulatedSource) else None  # mixtures drawn batch by batch
+    tr = as_dataset(sim.probe(dtype=dt) if sim is not None else train_set, name="train_set", dtype=dt)
     va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
     for nm, ds in (("train_set", tr), ("valid_set", va)):
         if ds is not None:
@@ -448,7 +452,8 @@ def train(
             raise FileNotFoundError(f"resume=True but {str(ckpt)!r} holds no checkpoint to resume from.")
         out.mkdir(exist_ok=True)
     # the training data's identity, recorded in the checkpoint: --resume with another training file is refused
-    fingerprint = data_fingerprint(tr.X, tr.A, tr.S) if out is not None else None
+    fingerprint = None if out is None else (sim.fingerprint(int(tr.X.shape[1]), int(tr.A.shape[2]))
+                                            if sim is not None else data_fingerprint(tr.X, tr.A, tr.S))
 
     opt = torch.optim.Adam(model.parameters(), lr=float(lr), betas=(0.9, 0.999))
     start_epoch, best_loss, best_epoch, bad, stopped = 0, math.inf, 0, 0, False
@@ -479,7 +484,7 @@ def train(
     from .._progress import tqdm  # bar on a terminal, one line per stage in a log
 
     t_start = time.perf_counter()
-    N = len(tr)
+    N = sim.per_epoch if sim is not None else len(tr)
     n_batches = (N + batch_size - 1) // batch_size
     epoch = start_epoch
     for epoch in range(start_epoch, epochs):
@@ -496,12 +501,14 @@ def train(
                     group["lr"] = float(lr) * lr_factor(lr_schedule, epoch * n_batches + b, epochs * n_batches,
                                                         float(warmup))
             idx = perm[b * batch_size:(b + 1) * batch_size]
-            n_global = len(idx)
+            n_global, src = len(idx), tr
+            if sim is not None:  # global batch b of this epoch, seeded by (seed, epoch, b): same on every rank
+                src, idx = as_dataset(sim.batch(epoch, b, n_global, dt), dtype=dt), torch.arange(n_global)
             if dctx is not None:  # this rank's contiguous slice of the global batch
                 idx = dctx.shard(idx)
             value = None
             if len(idx):
-                X, A, S = tr.X[idx].to(dev), tr.A[idx].to(dev), tr.S[idx].to(dev)
+                X, A, S = src.X[idx].to(dev), src.A[idx].to(dev), src.S[idx].to(dev)
                 As, Ss = _forward(model, X, A)
                 value = loss_fn(As, Ss, A, S)
             local = float(value.detach()) * len(idx) if value is not None else 0.0
@@ -579,6 +586,7 @@ def train(
     model.contract["training"] = {
         **(model.contract.get("training") or {}),
         **(description or {}),
+        **({"simulated": sim.describe()} if sim is not None else {}),
         "n_train": N,
         "n_valid": len(va) if va is not None else 0,
         "train_meta": {k: v for k, v in tr.meta.items() if isinstance(v, (str, int, float, bool))},
