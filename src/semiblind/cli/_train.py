@@ -99,7 +99,8 @@ def _run_iae(args: argparse.Namespace) -> int:
     if args.spectra is None or args.anchors is None:
         raise ValueError("--spectra and --anchors are required for kind 'iae' (spectra of one family, one per row, "
                          "and the rows used as anchors, e.g. --anchors 0,5,9).")
-    for flag, value in (("--train", args.train), ("--valid", args.valid), ("--init-from", args.init_from),
+    for flag, value in (("--train", args.train), ("--simulate", args.simulate), ("--valid", args.valid),
+                        ("--init-from", args.init_from),
                         ("--loss", args.loss), ("--early-stopping", args.early_stopping)):
         if value is not None:
             raise ValueError(f"{flag} is not an option of kind 'iae' (it trains on --spectra with eq. B.2).")
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "iae":
         return _run_iae(args)
     sim = simulated_source(args)  # --simulate: batches drawn on the fly
-    if sim is not None and (args.kind == "iae" or args.kind in trainers()):
+    if sim is not None and args.kind in trainers():
         raise ValueError(f"--simulate is not available for kind {args.kind!r} (it has its own training procedure).")
     if args.train is None and sim is None:
         raise ValueError(f"--train is required for kind {args.kind!r} (a dataset .npz with X, A, S).")
