@@ -343,7 +343,8 @@ def write_evaluation_report(
     plot.save_figure(plot.plot_metric_bars(per, metrics=("sad_db_A", "sdr", "sir", "sar")), p, dpi=90)
     figs.append(("per-source metrics", p))
     spec_fig = fig_dir / "spectra.png"
-    plot.save_figure(plot.plot_spectra(A_al, A_true, energies, log=bool(np.all(A_true >= 0) and np.any(A_true > 0)), titles=names,
+    log_scale = bool(np.all(A_true >= 0) and np.any(A_true > 0))
+    plot.save_figure(plot.plot_spectra(A_al, A_true, energies, log=log_scale, titles=names,
                                        spectral_unit=spectral_unit), spec_fig, dpi=90)
     sections = [("Metrics", f"<div>{overall}{per_html}</div>", figs),
                 ("Spectra: estimated (dashed) vs true (black)", "Columns of A after alignment.",

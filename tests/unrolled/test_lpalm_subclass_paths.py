@@ -10,7 +10,7 @@ from semiblind.unrolled.lpalm import LPALM
 class _ZeroA(LPALM):
     """A subclass whose A-step is visibly different from LPALM's (all columns forced to e_0)."""
 
-    def a_step(self, A, S, X, k):  # noqa: D401
+    def a_step(self, A, S, X, k):
         out = torch.zeros_like(A)
         out[..., 0, :] = 1.0
         return out
