@@ -29,3 +29,9 @@ def shared_xray() -> Path:
 # The suite's problems are small: one thread per process avoids oversubscription on the 2-core CI machine
 # (the CLI subprocess tests start their own processes).
 torch.set_num_threads(1)
+try:  # the same for NumPy's BLAS (threadpoolctl comes with scikit-learn, an optional dependency)
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    pass
+else:
+    threadpool_limits(limits=1)

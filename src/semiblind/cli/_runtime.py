@@ -2,12 +2,13 @@
 
 **Threads.** ``--threads N`` sets torch's intra-op and inter-op threads and the BLAS/OpenMP pools (threadpoolctl,
 and ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` for child processes). Without it the count
-follows :func:`auto_threads`: one thread for problems below :data:`THREADS_MIN_SIZE` channels × pixels, the idle
-cores (CPU count minus the 1-minute load average, at least one) above it or when the size is unknown. Measured
-with ``benchmarks/threads_scaling.py`` on the 2-core development machine (PALM and GMCA on 65 × t, t = 10³ … 10⁶,
-one run each, interleaved): two threads were slower than one at every size, 1.8× to 11.9× under load 5–8 and 1.3×
-to 2.9× at load 0.4–1.7, so the rule never uses more threads than there are idle cores, and none below the
-largest size measured.
+follows :func:`auto_threads`: one thread for problems below :data:`THREADS_MIN_SIZE` channels × pixels or of
+unknown size (``train``, ``reproduce``, ``selfsup``), the machine's CPU count above it. Measured with
+``benchmarks/threads_scaling.py`` on the 2-core development machine (PALM and GMCA on 65 × t, t = 10³ … 10⁶, one
+run each, interleaved): two threads were slower than one at every size, 1.8× to 11.9× under load 5–8 and 1.3× to
+2.9× at load 0.4–1.7, so no size below the largest measured gets more than one thread. The default never depends
+on the machine's load: a thread count changes the order of floating-point sums, so a load-dependent default would
+make the same command with the same seed give slightly different numbers from one run to the next.
 
 **Warnings.** :func:`session` replaces :func:`warnings.showwarning` while a verb runs, so that every warning is
 one line ``semiblind VERB: warning: MESSAGE`` on stderr (no file path, no source line).
@@ -50,24 +51,15 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
         return
     parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                         help="CPU threads of torch and BLAS (default: 1 for problems below 65×10⁶ "
-                        "channels·pixels, else the idle cores)")
-
-
-def idle_cores() -> int:
-    """CPU count minus the 1-minute load average, rounded down, at least 1."""
-    count = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        load = 0.0
-    return max(1, min(count, int(count - load)))
+                        "channels·pixels or of unknown size, else every core)")
 
 
 def auto_threads(size: int | None = None) -> int:
-    """The default thread count for a problem of ``size`` = channels × pixels (``None``: unknown)."""
-    if size is not None and size < THREADS_MIN_SIZE:
+    """The default thread count for a problem of ``size`` = channels × pixels (``None``: unknown): one below
+    :data:`THREADS_MIN_SIZE` or when unknown, else the CPU count (never the load: see the module docstring)."""
+    if size is None or size < THREADS_MIN_SIZE:
         return 1
-    return idle_cores()
+    return os.cpu_count() or 1
 
 
 def set_threads(n: int) -> int:
@@ -86,7 +78,8 @@ def set_threads(n: int) -> int:
     except ImportError:  # optional: numpy's BLAS then keeps its own count
         pass
     else:
-        threadpool_limits(limits=int(n))
+        limiter = threadpool_limits(limits=int(n))
+        _state.setdefault("blas_limiter", limiter)  # the first one of a session restores the caller's limits
     _state["threads"] = int(n)
     return int(n)
 
@@ -140,6 +133,9 @@ def session(verb: str, args: argparse.Namespace) -> Iterator[None]:
         warnings.showwarning = before_show
         torch.set_num_threads(before_threads)
         _state.pop("threads", None)
+        limiter = _state.pop("blas_limiter", None)
+        if limiter is not None:
+            limiter.restore_original_limits()
         for key, value in before_env.items():
             if value is None:
                 os.environ.pop(key, None)
