@@ -18,9 +18,18 @@ from ._runtime import threads_in_use
 # Wall-clock seconds of `semiblind reproduce NAME --quick` measured on the 2-core development machine under load
 # (one thread; load average 6-8 from other jobs), for the estimate printed before a run starts. Targets without
 # an entry have no measured time yet.
+# Wall-clock of `reproduce NAME --quick` measured on the 2-core development machine, one thread, mostly while
+# other jobs kept its load average at 5-8 (docs/results.md); a quiet machine is faster.
 QUICK_SECONDS: dict[str, float] = {
     "unrolled-nnls-toy": 58.0,
-    "lpalm-table1": 176.0,  # docs/results.md, one thread on a quieter run (over 300 s at load 6-8)
+    "lpalm-table1": 176.0,  # a quieter run (over 300 s at load 6-8)
+    "lpalm-table2": 790.0,  # 742-838 s at load 6-8
+    "almu-table1": 576.0,
+    "almu-table2": 284.0,
+    "sgmca-iae": 255.0,
+    "sgmca-table3": 162.0,
+    "sgmca-fig9": 501.0,
+    "selfsup-remote": 581.0,
 }
 
 
@@ -35,7 +44,7 @@ def estimate_line(name: str, quick: bool | str) -> str:
     measured = QUICK_SECONDS.get(name)
     if quick:
         if measured is None:
-            return f"{name} --quick: no measured time for this target yet (the quick targets measured took 1-5 min)."
+            return f"{name} --quick: no measured time for this target yet (the quick targets measured took 1-13 min)."
         return (f"{name} --quick: about {_duration(measured)} (measured on 2 busy cores, one thread); "
                 "starting.")
     quick_part = f"{_duration(measured)} with --quick; " if measured is not None else ""
