@@ -101,8 +101,10 @@ def test_selfsup_unmix_is_seeded_and_validates():
     r1 = selfsup_unmix(X, 3, seed=5, progress=False, **TINY)
     r2 = selfsup_unmix(X, 3, seed=5, progress=False, **TINY)
     assert r1.A.shape == (20, 3) and r1.S.shape == (3, 300)
-    np.testing.assert_array_equal(r1.A, r2.A)
-    np.testing.assert_array_equal(r1.S, r2.S)
+    # Same seed, same numbers — to the last bits only up to the BLAS's rounding, which may depend on the memory
+    # alignment of its buffers (seen in long test runs: differences of 1e-16 relative), hence a 1e-12 tolerance.
+    np.testing.assert_allclose(r1.A, r2.A, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(r1.S, r2.S, rtol=1e-12, atol=1e-12 * float(np.abs(r1.S).max()))
     assert set(r1.timings) >= {"library", "augmentation", "abundances", "synthesis", "training", "application"}
     with pytest.raises(ValueError, match="abundances"):
         selfsup_unmix(X, 3, abundances="magic", progress=False, **TINY)
@@ -111,7 +113,7 @@ def test_selfsup_unmix_is_seeded_and_validates():
 
 
 def test_cli_never_passes_the_ground_truth(tmp_path):
-    """The same scene with and without A, S in the file gives the same result, bit for bit."""
+    """The same scene with and without A, S in the file gives the same result (to BLAS rounding)."""
     rng = np.random.default_rng(2)
     A, X = _pure_pixel_data(m=20, t=256, seed=2)
     S = np.linalg.lstsq(A, X, rcond=None)[0]
@@ -122,8 +124,9 @@ def test_cli_never_passes_the_ground_truth(tmp_path):
     assert main(["selfsup", str(tmp_path / "with.npz"), "--out", str(tmp_path / "a"), *args]) == 0
     assert main(["selfsup", str(tmp_path / "without.npz"), "--out", str(tmp_path / "b"), *args]) == 0
     ra, rb = np.load(tmp_path / "a" / "result.npz"), np.load(tmp_path / "b" / "result.npz")
-    np.testing.assert_array_equal(ra["A"], rb["A"])
-    np.testing.assert_array_equal(ra["S"], rb["S"])
+    # identical up to BLAS rounding (see test_selfsup_unmix_is_seeded_and_validates); the truth would move them far
+    np.testing.assert_allclose(ra["A"], rb["A"], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ra["S"], rb["S"], rtol=1e-12, atol=1e-12 * float(np.abs(ra["S"]).max()))
     for f in ("report.html", "report.md", "summary.json", "fig_library.png", "fig_dirichlet.png",
               "fig_training.png", "fig_spectra.png", "fig_maps.png", "model/config.json"):
         assert (tmp_path / "a" / f).is_file(), f
