@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
-from .._backend import to_numpy
-from ..solvers.vca import fcls, vca_batch
+from ..solvers.vca import fcls_batch, vca_batch
 from ..unrolled.lmu import data_scale
 
 
 def vca_fcls_start(X: torch.Tensor, n: int, rng: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(c (B, 1, 1), A0 (B, m, n), S0 (B, n, t))`` for the normalised data ``X / c`` (``c = ‖X‖_F/√t``,
     :func:`semiblind.unrolled.lmu.data_scale`): VCA endmembers of ``X / c`` (:func:`~semiblind.solvers.vca.
-    vca_batch`, floored at 0) and their FCLS abundances (:func:`~semiblind.solvers.vca.fcls`, sum-to-one)."""
+    vca_batch`, floored at 0) and their FCLS abundances (:func:`~semiblind.solvers.vca.fcls_batch`, sum-to-one)."""
     c = data_scale(X)
     Xn = X / c
     A0, _, _ = vca_batch(Xn, n, rng)
@@ -29,9 +27,7 @@ def vca_fcls_start(X: torch.Tensor, n: int, rng: Any) -> tuple[torch.Tensor, tor
 
 def fcls_start(X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """FCLS abundances ``(B, n, t)`` of ``X (B, m, t)`` for the endmembers ``A (B or 1, m, n)``."""
-    Xd, Ad = to_numpy(X.double()), to_numpy(A.double().expand(X.shape[0], -1, -1))
-    S0 = np.stack([fcls(Xd[b], Ad[b]) for b in range(Xd.shape[0])])  # scipy per pixel (library calls)
-    return torch.as_tensor(S0, dtype=X.dtype, device=X.device)
+    return fcls_batch(X, A.expand(X.shape[0], -1, -1)).to(X.dtype)
 
 
 def apply_to_new_images(net: Any, X: torch.Tensor, A_start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -154,11 +154,9 @@ class CNNAEUSeparator(BaseSeparator):
         return A, S, curve
 
     def _transform_batch(self, X: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        from ..solvers.vca import fcls
+        from ..solvers.vca import fcls_batch
 
-        S = [fcls(X[b].double().cpu().numpy(), A[min(b, A.shape[0] - 1)].double().cpu().numpy())
-             for b in range(X.shape[0])]
-        return torch.as_tensor(np.stack(S), dtype=X.dtype, device=X.device)
+        return fcls_batch(X, A.expand(X.shape[0], -1, -1)).to(X.dtype)
 
 
 __all__ = ["CNNAEUSeparator", "PATCH_BUDGET", "n_patches_for"]
