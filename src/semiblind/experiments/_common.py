@@ -23,6 +23,27 @@ from ..report import format_table
 DEFAULT_ROOT = Path("semiblind-reproduce")
 
 
+def pick_settings(quick: Any, *, full: Any, quick_settings: Any, smoke: Any) -> Any:
+    """The settings of a mode: ``False``/``"full"`` → ``full``, ``True``/``"quick"`` → ``quick_settings``,
+    ``"smoke"`` (tests only) → ``smoke``; an instance of the settings' own class is used as given."""
+    if isinstance(quick, type(full)):
+        return quick
+    if quick is False or quick == "full":
+        return full
+    if quick is True or quick == "quick":
+        return quick_settings
+    if quick == "smoke":
+        return smoke
+    raise ValueError(f"quick must be True, False or 'smoke'; got {quick!r}.")
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int ≥ 0; ValueError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
+    return int(seed)
+
+
 def resolve_out_dir(name: str, out_dir: Any = None) -> Path:
     """The output folder of experiment ``name``: ``out_dir`` or ``semiblind-reproduce/<name>/``; created."""
     p = DEFAULT_ROOT / name if out_dir is None else Path(out_dir)

@@ -59,7 +59,7 @@ from ..training.lmu_loss import matched_sad
 from ..training.model_files import load_model
 from ..training.per_image import train_per_image
 from ..unrolled.lmu import ALMU, NALMU, data_scale, mu_start
-from ._common import Progress, child_seeds, resolve_out_dir, write_results
+from ._common import Progress, check_seed, child_seeds, pick_settings, resolve_out_dir, write_results
 
 PAPER = "Kervazo, Chetoui & Cohen, EUSIPCO 2024"
 
@@ -108,18 +108,13 @@ PAPER_SIZES = {"image": (128, 128), "n_train": 750, "n_test": 150, "epochs": 200
 
 
 def settings_for(quick: bool | str) -> Settings:
-    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only)."""
-    if quick == "smoke":
-        return SMOKE
-    if isinstance(quick, bool):
-        return QUICK if quick else FULL
-    raise ValueError(f"quick must be True, False or 'smoke'; got {quick!r}.")
+    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only); a
+    :class:`Settings` is used as given."""
+    return pick_settings(quick, full=FULL, quick_settings=QUICK, smoke=SMOKE)
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
-    return int(seed)
+    return check_seed(seed)
 
 
 def _reductions(s: Settings) -> str:

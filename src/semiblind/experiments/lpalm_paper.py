@@ -60,7 +60,7 @@ from ..prox import project_columns_sphere
 from ..solvers.ista import ista
 from ..solvers.palm import lambda_grid, lambda_max, palm, select_lambda
 from ..training import Dataset, build_model, evaluate, train
-from ._common import Progress, child_seeds, resolve_out_dir, write_results
+from ._common import Progress, child_seeds, pick_settings, resolve_out_dir, write_results
 
 PAPER = "Fahes, Kervazo, Bobin & Tupin, ICLR 2022"
 
@@ -138,16 +138,8 @@ DIRECTION = Settings(mode="direction", pixels=64, n_train=96, n_test=8, n_select
 
 def settings_for(quick: bool | str | Settings) -> Settings:
     """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only); a
-    :class:`Settings` (e.g. :data:`DIRECTION`) is used as given."""
-    if isinstance(quick, Settings):
-        return quick
-    if quick is False or quick == "full":
-        return FULL
-    if quick is True or quick == "quick":
-        return QUICK
-    if quick == "smoke":
-        return SMOKE
-    raise ValueError(f"quick must be True, False or 'smoke'; got {quick!r}.")
+    :class:`Settings` is used as given."""
+    return pick_settings(quick, full=FULL, quick_settings=QUICK, smoke=SMOKE)
 
 
 # ------------------------------------------------------------------------------------------------------ data

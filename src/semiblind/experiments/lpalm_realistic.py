@@ -63,7 +63,7 @@ from ..api import get_method
 from ..data import realistic
 from ..plot import new_figure, save_figure
 from ..training import build_model, train
-from ._common import Progress, child_seeds, resolve_out_dir, write_results
+from ._common import Progress, check_seed, child_seeds, pick_settings, resolve_out_dir, write_results
 
 PAPER = "Fahes, Kervazo, Bobin & Tupin, ICLR 2022"
 
@@ -127,20 +127,13 @@ SMOKE = Settings(mode="smoke", pixels=1000, n_train=64, n_test=8, image=(32, 32)
 
 
 def settings_for(quick: bool | str) -> Settings:
-    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE`."""
-    if quick is False or quick == "full":
-        return FULL
-    if quick is True or quick == "quick":
-        return QUICK
-    if quick == "smoke":
-        return SMOKE
-    raise ValueError(f"quick must be True, False or 'smoke'; got {quick!r}.")
+    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only); a
+    :class:`Settings` is used as given."""
+    return pick_settings(quick, full=FULL, quick_settings=QUICK, smoke=SMOKE)
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
-    return int(seed)
+    return check_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------------ data

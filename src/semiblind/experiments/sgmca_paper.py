@@ -36,7 +36,7 @@ from ..priors.iae import IAE
 from ..solvers.gmca import GMCA
 from ..solvers.nmf import HALS, SparseNMF
 from ..training.iae import load_iae, projection_sad_db, save_iae, train_iae
-from ._common import Progress, child_seeds, resolve_out_dir, write_results
+from ._common import Progress, check_seed, child_seeds, pick_settings, resolve_out_dir, write_results
 
 PAPER_TABLE2 = {"synchrotron": 25.26, "thermal": 25.92, "line": 24.81, "overall": 25.18}
 """Median SAD (dB) of the IAE projections of held-out spectra (sGMCA paper, Table 2)."""
@@ -80,19 +80,13 @@ FULL = Settings("full", iae_steps=100000, iae_lr=1e-3, iae_lr_final=1e-5, iae_ba
 
 
 def settings_for(quick: bool | str) -> Settings:
-    if quick == "smoke":
-        return SMOKE
-    if quick is True:
-        return QUICK
-    if quick is False:
-        return FULL
-    raise ValueError(f"quick must be False, True or 'smoke'; got {quick!r}.")
+    """``False`` → :data:`FULL`, ``True`` → :data:`QUICK`, ``"smoke"`` → :data:`SMOKE` (tests only); a
+    :class:`Settings` is used as given."""
+    return pick_settings(quick, full=FULL, quick_settings=QUICK, smoke=SMOKE)
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0; got {seed!r}.")
-    return int(seed)
+    return check_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------ IAE models

@@ -49,6 +49,13 @@ def check_layers(layers: Any) -> int:
     return int(layers)
 
 
+def check_start_pair(A0: Any, S0: Any) -> None:
+    """A per-image network's start: ``A0 (B, m, n)`` and ``S0 (B, n, t)`` with the same B and n."""
+    if A0.ndim != 3 or S0.ndim != 3 or S0.shape[:2] != (A0.shape[0], A0.shape[2]):
+        raise ValueError(f"A0 must be (B, m, n) and S0 (B, n, t) with the same B and n; got shapes "
+                         f"{tuple(A0.shape)} and {tuple(S0.shape)}.")
+
+
 def check_dims(n_channels: Any, n_sources: Any) -> tuple[int, int]:
     for name, v in (("n_channels", n_channels), ("n_sources", n_sources)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

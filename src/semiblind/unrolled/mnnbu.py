@@ -25,6 +25,7 @@ from torch import nn
 
 from .._backend import spectral_norm_sq
 from ..solvers.iterates import sparse_step_s
+from .base import check_layers, check_start_pair
 
 EPS = 1e-12
 
@@ -58,11 +59,8 @@ class MNNBU(nn.Module):
 
     def __init__(self, *, A0: torch.Tensor, S0: torch.Tensor, layers: int = 10, dtype: Any = None) -> None:
         super().__init__()
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise ValueError(f"layers must be a positive int; got {layers!r}.")
-        if A0.ndim != 3 or S0.ndim != 3 or S0.shape[:2] != (A0.shape[0], A0.shape[2]):
-            raise ValueError(f"A0 must be (B, m, n) and S0 (B, n, t) with the same B and n; got shapes "
-                             f"{tuple(A0.shape)} and {tuple(S0.shape)}.")
+        check_layers(layers)
+        check_start_pair(A0, S0)
         dt = A0.dtype if dtype is None else dtype
         self.layers = int(layers)
         A0 = A0.detach().to(dt).clamp_min(0)

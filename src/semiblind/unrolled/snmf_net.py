@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..solvers.nmf import mu_update_a, mu_update_s
+from .base import check_layers, check_start_pair
 
 EPS = 1e-12
 
@@ -60,11 +61,8 @@ class SNMFNet(nn.Module):
     def __init__(self, *, A0: torch.Tensor, S0: torch.Tensor, lam0: torch.Tensor, layers: int = 10,
                  dtype: Any = None) -> None:
         super().__init__()
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-            raise ValueError(f"layers must be a positive int; got {layers!r}.")
-        if A0.ndim != 3 or S0.ndim != 3 or S0.shape[:2] != (A0.shape[0], A0.shape[2]):
-            raise ValueError(f"A0 must be (B, m, n) and S0 (B, n, t) with the same B and n; got shapes "
-                             f"{tuple(A0.shape)} and {tuple(S0.shape)}.")
+        check_layers(layers)
+        check_start_pair(A0, S0)
         dt = A0.dtype if dtype is None else dtype
         self.layers = int(layers)
         B = A0.shape[0]
