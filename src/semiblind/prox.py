@@ -38,7 +38,7 @@ def soft_threshold(x: Any, threshold: Any) -> Any:
     if isinstance(th, float):
         out = xt - xt.clamp(-th, th)
     else:
-        out = xt - torch.maximum(torch.minimum(xt, th), -th)
+        out = xt - xt.clamp(-th, th)
     return like_input(out, x)
 
 
