@@ -121,7 +121,7 @@ def row_gmca(repeats: int, device: torch.device) -> dict:
 
     def products() -> None:
         pinvA @ Xw_flat
-        Xw_flat @ S_flat.mT
+        S_flat @ Xw_flat.mT  # X Sᵀ in its fastest orientation (S Xᵀ)ᵀ
         S_flat @ S_flat.mT
 
     t_it, t_mm = _best_pair(iteration, products, max(repeats, 20), _sync_for(device))

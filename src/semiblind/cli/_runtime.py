@@ -157,16 +157,18 @@ def add_spectral_axis(parser: argparse.ArgumentParser, *, what: str = "INPUT") -
                         "the header does not say")
 
 
-def load_data(path: Any, *, spectral_axis: Any = None, index: int | None = None, argument: str = "INPUT") -> Any:
-    """Read a data cube with :func:`semiblind.io.load_input`; a separation result given instead is named as such
-    (rather than reported as a cube without X or without a spectral axis)."""
+def load_data(path: Any, *, spectral_axis: Any = None, index: int | None = None, argument: str = "INPUT",
+              memmap: bool = False) -> Any:
+    """Read a data cube with :func:`semiblind.io.load_input` (``memmap``: a FITS file's X memory-mapped, not
+    copied); a separation result given instead is named as such (rather than reported as a cube without X or
+    without a spectral axis)."""
     from .. import io
 
     axis = spectral_axis_arg(spectral_axis)
     try:
         if index is None:
-            return io.load_input(path, spectral_axis=axis, argument=argument)
-        return io.load_input(path, spectral_axis=axis, index=index, argument=argument)
+            return io.load_input(path, spectral_axis=axis, argument=argument, memmap=memmap)
+        return io.load_input(path, spectral_axis=axis, index=index, argument=argument, memmap=memmap)
     except ValueError as data_error:
         try:
             res = io.load_result(path)

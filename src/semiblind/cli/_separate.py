@@ -9,6 +9,11 @@ Array parameters (``A``, ``A0``, ``S``: a known or starting mixing matrix, true 
 files: ``--set A0=guess.npz`` takes the ``A`` array of ``guess.npz`` (``S`` for the parameter ``S``),
 ``FILE.npz:KEY`` picks another of its arrays, and the word ``input`` takes the ground truth stored in INPUT
 itself (for the oracles on simulated data).
+
+``--chunk-pixels N`` (methods palm, gmca, lpalm: those with a ``chunk_pixels`` hyper-parameter) separates without
+ever copying X whole: a FITS INPUT is memory-mapped, X is validated and read in chunks of N pixels on every pass,
+and only S ``(n, t)`` is held in memory (``benchmarks/chunked_memory.py`` measures the peak memory). GMCA then
+works in the direct domain and LPALM with its pixel model, also on cubes.
 """
 
 from __future__ import annotations
@@ -58,9 +63,33 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--index", type=int, default=None,
                    help="which mixture of a multi-mixture .npz (MixtureSet) to separate (default 0)")
     p.add_argument("--out", required=True, metavar="OUT", help="result file (.npz, or .fits)")
+    p.add_argument("--chunk-pixels", default=None, metavar="N", dest="chunk_pixels",
+                   help="read X in chunks of N pixels, never copying it whole (FITS INPUT memory-mapped); for "
+                   f"{', '.join(chunk_methods())} (GMCA in the direct domain, LPALM with its pixel model)")
     add_spectral_axis(p)
     add_overwrite(p)
     p.set_defaults(func=run)
+
+
+def chunk_methods() -> list[str]:
+    """The methods that separate in pixel chunks: those whose estimator has a ``chunk_pixels`` hyper-parameter."""
+    from ..api import methods
+
+    return [name for name, cls in methods().items()
+            if "chunk_pixels" in cls.param_names() and getattr(cls, "supports_chunks", lambda: False)()]
+
+
+def _chunk_pixels(text: str | None) -> int | None:
+    """``--chunk-pixels`` as an int ≥ 1 (None when not given); a one-line ``UsageError`` otherwise."""
+    if text is None:
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise UsageError(f"--chunk-pixels must be a positive integer (pixels per chunk); got {text!r}.") from None
+    if value < 1:
+        raise UsageError(f"--chunk-pixels must be a positive integer (pixels per chunk); got {value}.")
+    return value
 
 
 def _npz_read(key: str, value: str, path: Path, chosen: str) -> tuple[list[str], np.ndarray]:
@@ -159,7 +188,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--model and --set model= must not both be given; got {args.model!r} and "
                              f"{params['model']!r}.")
         params["model"] = args.model
-    cube = load_data(args.input, spectral_axis=args.spectral_axis, index=args.index)
+    chunk = _chunk_pixels(args.chunk_pixels)
+    if chunk is not None:
+        if cls.name not in chunk_methods():
+            raise UsageError(f"--chunk-pixels applies to methods {', '.join(chunk_methods())}; got method "
+                             f"{args.method!r}.")
+        if "chunk_pixels" in params and params["chunk_pixels"] != chunk:
+            raise UsageError(f"--chunk-pixels and --set chunk_pixels= must not both be given; got {chunk} and "
+                             f"{params['chunk_pixels']!r}.")
+        params["chunk_pixels"] = chunk
+    # in pixel chunks a FITS X stays a read-only map of the file (its stored dtype and byte order), never copied
+    cube = load_data(args.input, spectral_axis=args.spectral_axis, index=args.index,
+                     memmap=params.get("chunk_pixels") is not None)
     threads = choose_threads(args, int(np.prod(cube.X.shape)))
     origins: dict[str, str] = {}
     for key, value in list(params.items()):

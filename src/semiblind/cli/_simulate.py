@@ -1,9 +1,14 @@
-"""``semiblind simulate``: write a simulated mixture set to a ``.npz`` file (argument parsing only).
+"""``semiblind simulate``: write a simulated mixture set to a ``.npz`` or HDF5 file (argument parsing only).
 
     semiblind simulate xray --n-samples N (--pixels T | --image H W) --sources ggd|ggd-fit|natural|casa-like
                             [--randomize-pixels] --snr DB --seed S --out FILE.npz [--overwrite]
     semiblind simulate paper-xray --spectra 65|75 [--n-samples N] [--subset NAME] (same source options)
     semiblind simulate remote --n-samples N --image H W --n-sources K --snr DB --seed S --out FILE.npz
+
+``--out`` ends in ``.npz`` (the MixtureSet layout) or ``.h5`` / ``.hdf5`` (HDF5, needs h5py). The set is written
+chunk by chunk (:func:`semiblind.data.mixtures.simulate_to_file`): memory holds a few chunks, never the whole set,
+and the file is the one the in-memory simulator would save for the same seed (written under a temporary name,
+then renamed).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ def _common(p: argparse.ArgumentParser, *, n_samples_required: bool = True) -> N
                    help="signal-to-noise ratio of every mixture in dB, exact per sample (inf: no noise)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same file)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="stored float type")
-    p.add_argument("--out", required=True, metavar="FILE.npz", help="output file")
+    p.add_argument("--out", required=True, metavar="FILE.npz",
+                   help="output file: .npz, or .h5 / .hdf5 (HDF5, needs h5py); written chunk by chunk")
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     add_overwrite(p)
 
@@ -42,9 +48,9 @@ def _sources(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "simulate", help="simulate mixtures and write them to a .npz file",
+        "simulate", help="simulate mixtures and write them to a .npz or .h5 file",
         description="Simulate mixtures X = A·S + N and write X, A, S, the noise and the settings to a .npz "
-                    "file.")
+                    "or HDF5 (.h5) file, chunk by chunk.")
     sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     px = sub.add_parser("xray", help="Cas A-like X-ray spectra (synchrotron, thermal, two iron lines)")
@@ -86,31 +92,31 @@ def run(args: argparse.Namespace) -> int:
     from .._files import check_output_path
     from ..data import mixtures
 
-    if Path(args.out).suffix != ".npz":
-        raise ValueError(f"--out must end in .npz; got {args.out!r}.")
+    if Path(args.out).suffix.lower() not in mixtures.STREAM_SUFFIXES:
+        raise ValueError(f"--out must end in .npz, .h5 or .hdf5; got {args.out!r}.")
     out = check_output_path(args.out, overwrite=args.overwrite, argument="--out")
     progress = False if args.no_progress else None
     if args.kind == "remote":
-        ms = mixtures.simulate_remote(args.n_samples, image=tuple(args.image), n_sources=args.n_sources,
-                                      snr_db=args.snr, rng=args.seed, classes=args.classes,
-                                      variability=args.variability, pure_fraction=args.pure_fraction,
-                                      dtype=args.dtype, progress=progress)
+        options = dict(image=tuple(args.image), n_sources=args.n_sources, snr_db=args.snr, rng=args.seed,
+                       classes=args.classes, variability=args.variability, pure_fraction=args.pure_fraction,
+                       dtype=args.dtype)
     else:
         image = tuple(args.image) if args.image else None
-        common = dict(pixels=args.pixels, image=image, sources=args.sources,
-                      randomize_pixels=args.randomize_pixels, snr_db=args.snr, rng=args.seed, beta=args.beta,
-                      sparsity=args.sparsity, dtype=args.dtype, progress=progress)
-        if args.kind == "xray":
-            ms = mixtures.simulate_xray(args.n_samples, **common)
-        else:
-            ms = mixtures.simulate_paper_xray(args.n_samples, args.spectra, subset=args.subset,
-                                              path=args.spectra_path, **common)
-    arrays = [v for v in (ms.X, ms.A, ms.S, getattr(ms, "noise", None)) if v is not None]
-    print(f"writing {len(ms)} {args.kind} mixtures to {out}: about {_size(sum(a.nbytes for a in arrays))} ...",
-          file=sys.stderr, flush=True)  # a notice before the write; stdout keeps its one summary line
-    ms.save(out, overwrite=args.overwrite)
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in (("X", ms.X), ("A", ms.A), ("S", ms.S))
-                       if v is not None)
-    print(f"wrote {out} ({_size(Path(out).stat().st_size)}): {len(ms)} {args.kind} mixtures, {shapes}, SNR "
-          f"{args.snr:g} dB, seed {args.seed}")
+        options = dict(pixels=args.pixels, image=image, sources=args.sources,
+                       randomize_pixels=args.randomize_pixels, snr_db=args.snr, rng=args.seed, beta=args.beta,
+                       sparsity=args.sparsity, dtype=args.dtype)
+        if args.kind == "paper-xray":
+            options.update(spectra=args.spectra, subset=args.subset, path=args.spectra_path)
+    planned: dict = {}
+
+    def announce(info: dict) -> None:  # a notice before the write; stdout keeps its one summary line
+        planned.update(info)
+        print(f"writing {info['n_samples']} {args.kind} mixtures to {out}: about {_size(info['nbytes'])} ...",
+              file=sys.stderr, flush=True)
+
+    mixtures.simulate_to_file(out, args.kind, n_samples=args.n_samples, overwrite=args.overwrite,
+                              progress=progress, notify=announce, **options)
+    shapes = ", ".join(f"{k} {tuple(planned['shapes'][k])}" for k in ("X", "A", "S"))
+    print(f"wrote {out} ({_size(Path(out).stat().st_size)}): {planned['n_samples']} {args.kind} mixtures, {shapes}, "
+          f"SNR {args.snr:g} dB, seed {args.seed}")
     return 0

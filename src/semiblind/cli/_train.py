@@ -5,6 +5,10 @@ KIND is a trainable kind of the registry (:func:`semiblind.training.kinds`: ``lp
 (:func:`semiblind.training.build_model`) and trains it with :func:`semiblind.training.train`; the model folder
 receives ``config.json``, ``model.safetensors``, the per-epoch log ``train_log.jsonl`` and a ``checkpoint/`` used
 by ``--resume``. LISTA, LISTA-CP and ISTA-LLT use the mean of the training mixing matrices as their fixed A.
+
+``--train`` / ``--valid`` take an ``.npz`` (keys X, A, S) or an HDF5 file (``.h5`` / ``.hdf5``, datasets X, A, S),
+read lazily by default (memory-mapped or HDF5 reads, batch by batch: :mod:`semiblind.training.stored`), so a set
+larger than the memory trains; ``--in-memory`` reads them whole instead (the same weights either way).
 """
 
 from __future__ import annotations
@@ -29,14 +33,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"{', '.join(table)} (`semiblind info` describes them).",
     )
     p.add_argument("kind", choices=list(table), metavar="KIND", help=f"network to train: {', '.join(table)}")
-    p.add_argument("--train", metavar="TRAIN.npz", help="training set (X, A, S); required except for iae")
+    p.add_argument("--train", metavar="TRAIN.npz", help="training set (X, A, S): .npz or .h5, read lazily (see "
+                   "--in-memory); required except for iae")
     p.add_argument("--spectra", metavar="F.npz[:KEY]", help="iae only: spectra of one family, one per row (the "
                    "array KEY, or the file's only array)")
     p.add_argument("--family", default="", help="iae only: the family's name, written into the data contract")
     p.add_argument("--anchors", metavar="I,J,K", help="iae only: rows of --spectra used as anchor points")
     p.add_argument("--valid-spectra", metavar="F.npz[:KEY]", help="iae only: validation spectra (best weights by "
                    "median projection SAD)")
-    p.add_argument("--valid", metavar="VALID.npz", help="validation set (X, A, S); default: none")
+    p.add_argument("--valid", metavar="VALID.npz", help="validation set (X, A, S): .npz or .h5; default: none")
+    p.add_argument("--in-memory", action="store_true",
+                   help="read --train and --valid whole into memory (default: lazily, batch by batch from the "
+                   "file; the weights are the same)")
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to write")
     p.add_argument("--layers", type=int, default=None,
                    help="number of layers K (default 25; nalmu 50, almu 25 + 25)")
@@ -137,8 +145,8 @@ def _run_iae(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training import build_model, kinds, load_npz_dataset, train
-    from ..training.engine import trainers
+    from ..training import build_model, kinds, train
+    from ..training.engine import load_dataset, trainers
 
     if ((args.workers or 1) > 1 or in_distributed_run()) and (args.kind == "iae" or args.kind in trainers()):
         raise ValueError(f"--workers (data-parallel training) is not available for kind {args.kind!r} (it has its "
@@ -163,8 +171,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} is not an option of kind {args.kind!r} (its options: "
                              f"{', '.join(kind.options) or 'none'}).")
         options[key] = value
-    train_set = sim if sim is not None else load_npz_dataset(args.train)
-    valid_set = load_npz_dataset(args.valid) if args.valid else None
+    lazy = not args.in_memory
+    train_set = sim if sim is not None else load_dataset(args.train, lazy=lazy, name="dataset")
+    valid_set = load_dataset(args.valid, lazy=lazy, name="dataset") if args.valid else None
     description = {"train_file": str(args.train) if sim is None else None,
                    "valid_file": str(args.valid) if args.valid else None}
     trainer = trainers().get(args.kind)

@@ -15,8 +15,11 @@ Simulators (noise at an exact per-sample SNR, :func:`semiblind.mixing.add_noise`
 * :func:`simulate_paper_xray` — the papers' own spectra (:mod:`semiblind.data.casa`) with the same sources;
 * :func:`simulate_remote` — hyperspectral scenes from the earthlib library (:mod:`semiblind.data.remote`).
 
-Sets are generated in chunks of ``chunk_size`` samples, each from its own child generator, so a streaming
-writer can reuse the chunk function; the result depends on the seed and on ``chunk_size``.
+Sets are generated in chunks of ``chunk_size`` samples, each from its own child generator; the result depends
+on the seed and on ``chunk_size``. :func:`simulate_to_file` writes a set chunk by chunk (a set larger than the
+memory) to an ``.npz`` of the layout above or to an HDF5 file (``.h5`` / ``.hdf5``: datasets ``X``, ``A``, ``S``,
+``noise``, ``energies``, a ``meta`` JSON attribute; needs the optional ``h5py``), with the same arrays as the
+in-memory simulator for the same seed.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from .._version import __version__
 from ..mixing import add_noise, realised_snr_db
 from . import sources as _src
 
-__all__ = ["SOURCE_KINDS", "MixtureSet", "simulate_paper_xray", "simulate_remote", "simulate_xray"]
+__all__ = ["SOURCE_KINDS", "STREAM_SUFFIXES", "MixtureSet", "import_h5py", "simulate_paper_xray", "simulate_remote",
+           "simulate_to_file", "simulate_xray"]
 
 SOURCE_KINDS = ("ggd", "ggd-fit", "natural", "casa-like")
 _KEYS = ("X", "A", "S", "noise", "energies", "meta")
@@ -374,38 +378,68 @@ def _progress(total: int, progress: bool | None, desc: str) -> Any:
     return tqdm(total=total, disable=disable, desc=desc, unit="mixture", leave=False)
 
 
-def check_simulation_size(n_samples: int, m: int, n: int, t: int, dtype: Any, *, noise: bool, what: str) -> None:
+def check_simulation_size(n_samples: int, m: int, n: int, t: int, dtype: Any, *, noise: bool, what: str,
+                          label: str = "n_samples") -> None:
     """Refuse, before drawing anything, a simulation whose arrays exceed the memory budget: X (and the noise)
-    ``(N, m, t)``, A ``(N, m, n)``, S ``(N, n, t)``, twice (the chunks and their concatenation)."""
+    ``(N, m, t)``, A ``(N, m, n)``, S ``(N, n, t)``, twice (the chunks and their concatenation; for a streamed
+    set, ``n_samples`` is one chunk's and ``label`` ``"chunk_size"``)."""
     from .._budget import check_allocation, nbytes_of
 
     per = (2 if noise else 1) * nbytes_of((n_samples, m, t), dtype) + nbytes_of((n_samples, m, n), dtype) + \
         nbytes_of((n_samples, n, t), dtype)
-    check_allocation(2 * per, f"{what} with n_samples={n_samples}, {m} channels, {n} sources and {t} pixels "
+    check_allocation(2 * per, f"{what} with {label}={n_samples}, {m} channels, {n} sources and {t} pixels "
                               f"({np.dtype(dtype).name})")
 
 
-def _simulate_chunks(
-    n_samples: int,
-    chunk_size: int,
-    rng: Any,
-    make_chunk: Callable[[int, int, np.random.Generator], dict[str, np.ndarray]],
-    progress: bool | None,
-    desc: str,
-) -> dict[str, np.ndarray]:
-    """Run ``make_chunk(start, size, gen)`` over consecutive chunks, each with its own child generator seeded
-    by ``(base, chunk index)`` (so chunk ``k`` can be regenerated alone), and concatenate the results."""
-    gen = make_rng(rng)
-    base = int(gen.integers(0, 2**63 - 1))
-    parts: dict[str, list[np.ndarray]] = {}
-    with _progress(n_samples, progress, desc) as bar:
-        for k, start in enumerate(range(0, n_samples, chunk_size)):
-            size = min(chunk_size, n_samples - start)
-            out = make_chunk(start, size, np.random.default_rng([base, k]))
+class _Plan:
+    """A simulation cut into chunks: the in-memory simulators (:meth:`run`) and :func:`simulate_to_file`
+    (which writes every chunk to disk as it comes) share it, so both give the same arrays for the same seed.
+
+    ``make_chunk(start, size, gen)`` returns the chunk's arrays (``X``, ``A``, ``S`` and ``noise`` unless the
+    SNR is infinite); chunk ``k`` uses its own child generator seeded by ``(base, k)``, ``base`` drawn from
+    ``gen`` when the chunks start (so chunk ``k`` can be regenerated alone). ``shapes`` are the full arrays'
+    shapes (same keys, that order), ``meta()`` the settings, read once every chunk has been made.
+    """
+
+    def __init__(self, *, n_samples: int, chunk_size: int, gen: np.random.Generator,
+                 make_chunk: Callable[[int, int, np.random.Generator], dict[str, np.ndarray]], desc: str,
+                 shapes: dict[str, tuple[int, ...]], dtype: np.dtype, energies: np.ndarray | None,
+                 meta: Callable[[], dict[str, Any]], what: str) -> None:
+        self.n_samples, self.chunk_size, self.gen, self.make_chunk = n_samples, chunk_size, gen, make_chunk
+        self.desc, self.shapes, self.dtype, self.energies, self.meta, self.what = (desc, shapes, dtype, energies,
+                                                                                  meta, what)
+
+    def nbytes(self) -> int:
+        """Bytes of the data arrays (X, A, S, noise) of the whole set."""
+        return sum(int(np.prod(s)) * self.dtype.itemsize for s in self.shapes.values())
+
+    def chunks(self, progress: bool | None) -> Any:
+        """Yield ``(start, arrays)`` for consecutive chunks (a progress bar counts the mixtures)."""
+        base = int(self.gen.integers(0, 2**63 - 1))
+        N, size = self.n_samples, self.chunk_size
+        with _progress(N, progress, self.desc) as bar:
+            for k, start in enumerate(range(0, N, size)):
+                c = min(size, N - start)
+                yield start, self.make_chunk(start, c, np.random.default_rng([base, k]))
+                bar.update(c)
+
+    def run(self, progress: bool | None) -> MixtureSet:
+        """The whole set in memory (refused first when it exceeds the memory budget)."""
+        X, A, S = (self.shapes[k] for k in ("X", "A", "S"))
+        check_simulation_size(self.n_samples, X[1], A[2], int(np.prod(X[2:])), self.dtype,
+                              noise="noise" in self.shapes, what=self.what)
+        parts: dict[str, list[np.ndarray]] = {}
+        for _, out in self.chunks(progress):
             for key, v in out.items():
                 parts.setdefault(key, []).append(v)
-            bar.update(size)
-    return {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+        out = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+        return MixtureSet(out["X"], out["A"], out["S"], out.get("noise"), self.energies, self.meta())
+
+
+def _shapes(N: int, m: int, n: int, t: int, image: tuple[int, int] | None, noise: bool) -> dict[str, tuple]:
+    pix = image if image is not None else (t,)
+    out = {"X": (N, m, *pix), "A": (N, m, n), "S": (N, n, *pix)}
+    return {**out, "noise": (N, m, *pix)} if noise else out
 
 
 def _mix(A: np.ndarray, S: np.ndarray, snr_db: float, gen: np.random.Generator, dtype: np.dtype,
@@ -509,6 +543,16 @@ def simulate_xray(
     Returns a :class:`MixtureSet` with X ``(N, m, t)`` or ``(N, m, H, W)``, A ``(N, m, 4)``, S, noise, the
     channel centres in keV and a ``meta`` dict with every setting (and the seed when an int was given).
     """
+    return _plan_xray(n_samples, pixels=pixels, image=image, sources=sources,
+                      randomize_pixels=randomize_pixels, snr_db=snr_db, grid=grid, rng=rng, beta=beta,
+                      sparsity=sparsity, reference_maps=reference_maps, normalize_sources=normalize_sources,
+                      dtype=dtype, chunk_size=chunk_size).run(progress)
+
+
+def _plan_xray(n_samples: int, *, pixels: int | None, image: tuple[int, int] | None, sources: str,
+               randomize_pixels: bool, snr_db: float, grid: Any, rng: Any, beta: float,
+               sparsity: float | None, reference_maps: Any, normalize_sources: str | None, dtype: Any,
+               chunk_size: int) -> _Plan:
     from .xray import FAMILIES, EnergyGrid, sample_mixing_matrices
 
     N = check_int(n_samples, "n_samples")
@@ -519,7 +563,6 @@ def simulate_xray(
     g = EnergyGrid.default() if grid is None else grid
     if isinstance(g, str):
         g = EnergyGrid.named(g)
-    check_simulation_size(N, g.m, len(FAMILIES), t, dt, noise=not np.isposinf(snr), what="simulate_xray")
     gen = make_rng(rng)
     maker = _SourceMaker(sources, len(FAMILIES), t, img, beta=beta, sparsity=sparsity,
                          normalize=normalize_sources, reference_maps=reference_maps,
@@ -529,15 +572,15 @@ def simulate_xray(
         A = np.asarray(sample_mixing_matrices(c, g, cg), dtype=np.float64)
         return _mix(A, maker(c, cg), snr, cg, dt, img)
 
-    out = _simulate_chunks(N, chunk, gen, make_chunk, progress, "simulate xray")
     meta = {"simulator": "xray", "families": list(FAMILIES), "sources": sources, "n_samples": N,
             "pixels": t, "image": list(img) if img else None, "randomize_pixels": bool(randomize_pixels),
             "snr_db": snr, "beta": float(beta), "sparsity": sparsity, "normalize_sources": normalize_sources,
             "ggd_fits": [f.to_dict() for f in maker.fits] if maker.fits else None, "grid": g.to_dict(),
             "channel_quantity": "energy", "channel_unit": "keV", "chunk_size": chunk,
             "semiblind_version": __version__, **_seed_meta(rng)}
-    return MixtureSet(out["X"], out["A"], out["S"], out.get("noise"), np.asarray(g.centers, dtype=np.float64),
-                      meta)
+    return _Plan(n_samples=N, chunk_size=chunk, gen=gen, make_chunk=make_chunk, desc="simulate xray",
+                 shapes=_shapes(N, g.m, len(FAMILIES), t, img, not np.isposinf(snr)), dtype=dt,
+                 energies=np.asarray(g.centers, dtype=np.float64), meta=lambda: meta, what="simulate_xray")
 
 
 def simulate_paper_xray(
@@ -574,6 +617,18 @@ def simulate_paper_xray(
 
     The files carry no energy axis, so ``energies`` is ``None``.
     """
+    return _plan_paper_xray(n_samples, spectra, pixels=pixels, image=image, sources=sources,
+                            randomize_pixels=randomize_pixels, snr_db=snr_db, rng=rng, subset=subset,
+                            path=path, beta=beta, sparsity=sparsity, reference_maps=reference_maps,
+                            normalize_sources=normalize_sources, dtype=dtype,
+                            chunk_size=chunk_size).run(progress)
+
+
+def _plan_paper_xray(n_samples: int | None, spectra: int, *, pixels: int | None,
+                     image: tuple[int, int] | None, sources: str, randomize_pixels: bool, snr_db: float,
+                     rng: Any, subset: Any, path: Any, beta: float, sparsity: float | None,
+                     reference_maps: Any, normalize_sources: str | None, dtype: Any,
+                     chunk_size: int) -> _Plan:
     from . import casa
 
     if spectra not in (65, 75):
@@ -622,8 +677,6 @@ def simulate_paper_xray(
     snr = _check_snr(snr_db)
     chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
-    check_simulation_size(N, A_all.shape[1], A_all.shape[2], t, dt, noise=not np.isposinf(snr),
-                          what="simulate_paper_xray")
     maker = _SourceMaker(sources, A_all.shape[2], t, img, beta=beta, sparsity=sparsity,
                          normalize=normalize_sources, reference_maps=reference_maps,
                          randomize=bool(randomize_pixels), gen=gen)
@@ -631,7 +684,6 @@ def simulate_paper_xray(
     def make_chunk(start: int, c: int, cg: np.random.Generator) -> dict[str, np.ndarray]:
         return _mix(A_all[start:start + c], maker(c, cg), snr, cg, dt, img)
 
-    out = _simulate_chunks(N, chunk, gen, make_chunk, progress, f"simulate paper-xray {spectra}")
     meta = {"simulator": "paper-xray", "spectra": int(spectra), "families": families,
             "subset": subset if (subset is None or isinstance(subset, str)) else [int(i) for i in subset],
             "matrix_indices": None if pick is None else [int(i) for i in pick], "sources": sources,
@@ -641,7 +693,10 @@ def simulate_paper_xray(
             "ggd_fits": [f.to_dict() for f in maker.fits] if maker.fits else None, "chunk_size": chunk,
             "channel_quantity": "channel index (the papers' files carry no energy axis)",
             "semiblind_version": __version__, **_seed_meta(rng)}
-    return MixtureSet(out["X"], out["A"], out["S"], out.get("noise"), None, meta)
+    return _Plan(n_samples=N, chunk_size=chunk, gen=gen, make_chunk=make_chunk,
+                 desc=f"simulate paper-xray {spectra}",
+                 shapes=_shapes(N, A_all.shape[1], A_all.shape[2], t, img, not np.isposinf(snr)), dtype=dt,
+                 energies=None, meta=lambda: meta, what="simulate_paper_xray")
 
 
 def simulate_remote(
@@ -667,6 +722,15 @@ def simulate_remote(
     Returns a :class:`MixtureSet` with X ``(N, 180, H, W)``, A ``(N, 180, n)``, S ``(N, n, H, W)``, the band
     wavelengths (µm) as ``energies`` and the chosen classes and spectrum names in ``meta``.
     """
+    return _plan_remote(n_samples, image=image, n_sources=n_sources, snr_db=snr_db, rng=rng,
+                        classes=classes, variability=variability, pure_fraction=pure_fraction,
+                        smoothness=smoothness, temperature=temperature, dtype=dtype,
+                        chunk_size=chunk_size).run(progress)
+
+
+def _plan_remote(n_samples: int, *, image: tuple[int, int], n_sources: int, snr_db: float, rng: Any,
+                 classes: Sequence[str] | None, variability: float, pure_fraction: float, smoothness: float,
+                 temperature: float, dtype: Any, chunk_size: int) -> _Plan:
     from . import remote
 
     N = check_int(n_samples, "n_samples")
@@ -677,7 +741,6 @@ def simulate_remote(
     snr = _check_snr(snr_db)
     chunk = check_int(chunk_size, "chunk_size")
     dt = _np_dtype(dtype)
-    check_simulation_size(N, 180, n, t, dt, noise=not np.isposinf(snr), what="simulate_remote")  # 180 bands
     lib = remote.endmember_library()
     gen = make_rng(rng)
     names: list[list[str]] = []
@@ -695,11 +758,170 @@ def simulate_remote(
         S = np.stack([sc.S.reshape(n, t) for sc in scenes])
         return _mix(A, S, snr, cg, dt, img)
 
-    out = _simulate_chunks(N, chunk, gen, make_chunk, progress, "simulate remote")
-    meta = {"simulator": "remote", "library": "earthlib spectra.sli", "classes": cls_used,
-            "endmember_names": names, "n_samples": N, "image": list(img), "n_sources": n, "snr_db": snr,
-            "variability": float(variability), "pure_fraction": float(pure_fraction),
-            "smoothness": float(smoothness), "temperature": float(temperature), "chunk_size": chunk,
-            "channel_quantity": "wavelength", "channel_unit": "um", "semiblind_version": __version__,
-            **_seed_meta(rng)}
-    return MixtureSet(out["X"], out["A"], out["S"], out.get("noise"), lib.wavelengths, meta)
+    def meta() -> dict[str, Any]:  # the classes and names are known once the chunks are made
+        return {"simulator": "remote", "library": "earthlib spectra.sli", "classes": cls_used,
+                "endmember_names": names, "n_samples": N, "image": list(img), "n_sources": n, "snr_db": snr,
+                "variability": float(variability), "pure_fraction": float(pure_fraction),
+                "smoothness": float(smoothness), "temperature": float(temperature), "chunk_size": chunk,
+                "channel_quantity": "wavelength", "channel_unit": "um", "semiblind_version": __version__,
+                **_seed_meta(rng)}
+
+    m = int(np.asarray(lib.wavelengths).shape[0])
+    return _Plan(n_samples=N, chunk_size=chunk, gen=gen, make_chunk=make_chunk, desc="simulate remote",
+                 shapes=_shapes(N, m, n, t, img, not np.isposinf(snr)), dtype=dt, energies=lib.wavelengths,
+                 meta=meta, what="simulate_remote")
+
+
+# ------------------------------------------------------------------------------------------------ streaming
+
+
+STREAM_SUFFIXES = (".npz", ".h5", ".hdf5")
+"""File suffixes :func:`simulate_to_file` writes: an ``.npz`` (the :class:`MixtureSet` layout) or HDF5."""
+
+
+def import_h5py(what: str) -> Any:
+    """The ``h5py`` module, or a ``ValueError`` saying that ``what`` (e.g. "writing 'set.h5'") needs it."""
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(f"{what} needs the optional 'h5py' package (HDF5 files); install it with pip install h5py "
+                         "(or pip install 'semiblind[all]'), or use an .npz file.") from None
+    return h5py
+
+
+def simulate_to_file(path: str | Path, simulator: str = "xray", /, *, overwrite: bool = False,
+                     progress: bool | None = None, notify: Callable[[dict[str, Any]], None] | None = None,
+                     **options: Any) -> Path:
+    """Simulate a set with ``simulator`` (``"xray"``, ``"paper-xray"`` or ``"remote"``: the keyword ``options``
+    of :func:`simulate_xray`, :func:`simulate_paper_xray` or :func:`simulate_remote`, ``n_samples`` included)
+    and write it to ``path`` chunk by chunk, never holding the whole set: memory stays at a few chunks.
+
+    ``path`` and ``simulator`` are positional (``options`` may hold :func:`simulate_paper_xray`'s own ``path``).
+    ``path`` ends in ``.npz`` (the :class:`MixtureSet` layout, byte-identical to ``simulate_*(...).save(path)``;
+    X is written straight into the archive, A, S and the noise are spooled to a temporary folder beside
+    ``path`` and copied in after it, so the disk briefly holds them twice) or ``.h5`` / ``.hdf5`` (datasets
+    ``X``, ``A``, ``S``, ``noise``, ``energies`` and a JSON ``meta`` attribute, written in place; needs ``h5py``).
+    The arrays equal the in-memory simulator's for the same options and seed. The file is written under a
+    temporary name and renamed when complete (:func:`semiblind._files.atomic_path`). Returns ``path``.
+
+    Refused before anything is drawn: a chunk over the memory budget
+    (:func:`check_simulation_size` of ``chunk_size`` mixtures) and a file larger than the free disk space.
+    ``notify``, when given, is called then with ``{"n_samples", "shapes", "nbytes"}`` (the arrays' shapes and
+    total bytes), e.g. to announce the write.
+    """
+    import inspect
+    import shutil
+
+    from .._files import atomic_path, check_output_path
+
+    simulators = {"xray": (simulate_xray, _plan_xray), "paper-xray": (simulate_paper_xray, _plan_paper_xray),
+                  "remote": (simulate_remote, _plan_remote)}
+    if simulator not in simulators:
+        raise ValueError(f"simulator must be one of {', '.join(map(repr, simulators))}; got {simulator!r}.")
+    p = Path(path)
+    if p.suffix.lower() not in STREAM_SUFFIXES:
+        raise ValueError(f"path must end in {', '.join(STREAM_SUFFIXES)}; got {str(p)!r}.")
+    h5 = p.suffix.lower() != ".npz"
+    h5py = import_h5py(f"writing {str(p)!r}") if h5 else None
+    public, planner = simulators[simulator]
+    try:
+        bound = inspect.signature(public).bind(**options)
+    except TypeError as exc:
+        raise TypeError(f"options must be keyword arguments of {public.__name__}; {exc}.") from None
+    bound.apply_defaults()
+    kwargs = dict(bound.arguments)
+    kwargs.pop("progress", None)
+    check_output_path(p, overwrite=overwrite, argument="path")
+    plan = planner(**kwargs)
+    X, A = plan.shapes["X"], plan.shapes["A"]
+    check_simulation_size(min(plan.chunk_size, plan.n_samples), X[1], A[2], int(np.prod(X[2:])), plan.dtype,
+                          noise="noise" in plan.shapes, what=f"{plan.what} to a file", label="chunk_size")
+    spooled = plan.nbytes() - int(np.prod(plan.shapes["X"])) * plan.dtype.itemsize
+    need = plan.nbytes() + (0 if h5 else spooled)
+    free = shutil.disk_usage(p.parent if str(p.parent) else ".").free
+    if need > free:
+        from .._budget import format_bytes
+
+        raise OSError(f"path {str(p)!r} would need {format_bytes(need)} of disk for {plan.n_samples} mixtures; "
+                      f"its folder has {format_bytes(free)} free.")
+    if notify is not None:
+        notify({"n_samples": plan.n_samples, "shapes": dict(plan.shapes), "nbytes": plan.nbytes()})
+    with atomic_path(p, overwrite=overwrite, argument="path") as tmp:
+        if h5:
+            _write_h5(tmp, plan, progress, h5py)
+        else:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix=f".{p.name}.", suffix=".spool", dir=tmp.parent) as spool:
+                _write_npz(tmp, plan, progress, Path(spool))
+    return p
+
+
+def _checked(key: str, v: np.ndarray, shape: tuple[int, ...], start: int) -> np.ndarray:
+    """A chunk of array ``key`` as C-ordered values, refused when not finite or not of the planned shape."""
+    if tuple(v.shape[1:]) != tuple(shape[1:]):
+        raise ValueError(f"the simulator's chunk of {key} has shape {_shape(v.shape)}; {_shape(shape)} was "
+                         "planned (nothing was written).")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{key} must contain only finite values; the chunk starting at mixture {start} does not "
+                         "(nothing was written).")
+    return np.ascontiguousarray(v)
+
+
+def _final_meta(plan: _Plan) -> str:
+    return json_dumps({**plan.meta(), "single": False}, sort_keys=True)  # as MixtureSet.to_arrays writes it
+
+
+def _write_h5(tmp: Path, plan: _Plan, progress: bool | None, h5py: Any) -> None:
+    with h5py.File(tmp, "w") as f:
+        dsets = {k: f.create_dataset(k, shape=s, dtype=plan.dtype) for k, s in plan.shapes.items()}
+        for start, out in plan.chunks(progress):
+            for k, v in out.items():
+                dsets[k][start:start + len(v)] = _checked(k, v, plan.shapes[k], start)
+        if plan.energies is not None:
+            f.create_dataset("energies", data=np.asarray(plan.energies, dtype=np.float64))
+        f.attrs["meta"] = _final_meta(plan)
+
+
+def _npz_member(zf: Any, name: str) -> Any:
+    """An open member ``name.npy`` of ``zf``, framed as :func:`semiblind._npz.write_npz` frames it."""
+    import zipfile
+
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return zf.open(info, "w", force_zip64=True)
+
+
+def _npy_header(fh: Any, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(fh, header)
+
+
+def _write_npz(tmp: Path, plan: _Plan, progress: bool | None, spool: Path) -> None:
+    import shutil
+    import zipfile
+
+    rest = [k for k in plan.shapes if k != "X"]
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        files = {k: open(spool / f"{k}.raw", "wb") for k in rest}  # closed below
+        try:
+            with _npz_member(zf, "X") as fx:
+                _npy_header(fx, plan.shapes["X"], plan.dtype)
+                for start, out in plan.chunks(progress):
+                    for k, v in out.items():
+                        block = memoryview(_checked(k, v, plan.shapes[k], start)).cast("B")
+                        (fx if k == "X" else files[k]).write(block)
+        finally:
+            for fh in files.values():
+                fh.close()
+        for k in rest:
+            with _npz_member(zf, k) as fh, open(spool / f"{k}.raw", "rb") as src:
+                _npy_header(fh, plan.shapes[k], plan.dtype)
+                shutil.copyfileobj(src, fh, 1 << 24)
+            (spool / f"{k}.raw").unlink()
+        small = {} if plan.energies is None else {"energies": np.asarray(plan.energies)}
+        small["meta"] = np.asarray(_final_meta(plan))
+        for k, arr in small.items():
+            with _npz_member(zf, k) as fh:
+                np.lib.format.write_array(fh, np.asarray(arr, order="C"), allow_pickle=False)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .._validation import NONE, InstanceOf, Predicate
+from ..solvers._chunked import PixelChunks
 from ..solvers.base import COMMON_CONSTRAINTS, BaseSeparator, FitResult
 from ..training.model_files import check_energy_grid, find_shipped_model, load_model, read_config
 from ..unrolled.base import UnrolledNet
@@ -100,7 +101,8 @@ class LearnedSeparator(BaseSeparator):
         return net.to(dtype=self._dtype, device=self._device).eval(), label
 
     def _forward(self, net: UnrolledNet, X: torch.Tensor, image_shape: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(A (B, m, n), S (B, n, t))`` of the network for ``X (B, m, t)``."""
+        """``(A (B, m, n), S (B, n, t))`` of the network for ``X (B, m, t)`` (a subclass with a ``chunk_pixels``
+        path also receives a :class:`~semiblind.solvers._chunked.PixelChunks`)."""
         return net(X)
 
     def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
@@ -112,7 +114,11 @@ class LearnedSeparator(BaseSeparator):
         net, label = self._resolve_model(int(X.shape[1]))
         self.model_ = net
         c = self._input_scale(X)
-        A, S = self._forward(net, X if c is None else c * X, image_shape)
+        if c is None:
+            Xin = X
+        else:  # X read in pixel chunks (``chunk_pixels``) is scaled chunk by chunk as it is read
+            Xin = X.scaled(c) if isinstance(X, PixelChunks) else c * X
+        A, S = self._forward(net, Xin, image_shape)
         info = {"model": label, "architecture": net.architecture()}
         if c is not None:
             S = S / c

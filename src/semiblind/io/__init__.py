@@ -58,6 +58,7 @@ def load_input(
     spectral_axis: int | str | None = None,
     index: int | None = None,
     argument: str = "INPUT",
+    memmap: bool = False,
 ) -> Cube:
     """Read a data file into a :class:`Cube` (``X`` channels first, energies, celestial WCS, ground truth).
 
@@ -69,6 +70,9 @@ def load_input(
         ``"ENER"``, that holds the spectrum, when the WCS does not say so.
     index : NPZ only: which mixture of a multi-mixture file (default 0).
     argument : how messages about a missing file or a folder name it (e.g. ``"--truth"`` on the command line).
+    memmap : FITS only (other formats are read into memory whatever it says): ``X`` is a read-only view of the
+        memory-mapped file in its stored dtype and byte order, not a float copy (see
+        :func:`semiblind.io.fits.load_fits`); for separating in pixel chunks (``chunk_pixels``).
     """
     p = as_path(path, argument=argument)
     if p.is_dir():
@@ -76,7 +80,7 @@ def load_input(
     if not p.exists():
         raise FileNotFoundError(f"{argument} {str(p)!r} does not exist.")
     try:
-        return _read_input(p, format=format, index=index, spectral_axis=spectral_axis)
+        return _read_input(p, format=format, index=index, spectral_axis=spectral_axis, memmap=memmap)
     except (ValueError, TypeError) as exc:
         msg = str(exc)
         if argument == "INPUT" or not msg.startswith("INPUT "):
@@ -88,7 +92,7 @@ def load_input(
         raise renamed from None
 
 
-def _read_input(p: Path, *, format: str | None, index: int | None, spectral_axis: Any) -> Cube:
+def _read_input(p: Path, *, format: str | None, index: int | None, spectral_axis: Any, memmap: bool = False) -> Cube:
     fmt = detect_format(p, format)
     if spectral_axis is not None and fmt != "fits":
         raise ValueError(
@@ -106,7 +110,7 @@ def _read_input(p: Path, *, format: str | None, index: int | None, spectral_axis
     if fmt == "fits":
         from .fits import load_fits
 
-        return load_fits(p, spectral_axis=spectral_axis)
+        return load_fits(p, spectral_axis=spectral_axis, memmap=memmap)
     if fmt == "events":
         from .events import bin_events as _bin
 

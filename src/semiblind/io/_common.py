@@ -205,13 +205,19 @@ def output_format(path: Path, format: str | None = None) -> str:
     )
 
 
-def to_float(arr: Any, *, name: str, source: Path) -> np.ndarray:
-    """A real array as float (float32 stays float32, everything else becomes float64)."""
+def check_real(arr: Any, *, name: str, source: Path) -> np.ndarray:
+    """``arr`` as an array (no copy) after checking that it holds real numbers; ``TypeError`` otherwise."""
     a = np.asarray(arr)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise TypeError(f"{name} in {str(source)!r} must hold real numbers; got an array of dtype {a.dtype}.")
     if np.iscomplexobj(a):
         raise TypeError(f"{name} in {str(source)!r} must hold real numbers; got complex values.")
+    return a
+
+
+def to_float(arr: Any, *, name: str, source: Path) -> np.ndarray:
+    """A real array as float (float32 stays float32, everything else becomes float64)."""
+    a = check_real(arr, name=name, source=source)
     if a.dtype in (np.float32, np.float64):
         return np.asarray(a, order="C")  # (ascontiguousarray would turn a 0-d array into shape (1,))
     return np.asarray(a, dtype=np.float64, order="C")

@@ -24,23 +24,25 @@ from typing import Any
 import numpy as np
 
 from .._budget import check_allocation, format_bytes
-from ._common import Cube, Result, dumps, require_file, shape_str, to_float
+from ._common import Cube, Result, check_real, dumps, require_file, shape_str, to_float
 
 _FITS_BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks (FITS standard 4.0, sect. 3.1)
 
 SPECTRAL_CTYPES = ("ENER", "FREQ", "WAVE", "WAVN", "AWAV", "VRAD", "VOPT", "ZOPT", "VELO", "BETA")
 
 
-def _open(path: Path, *, argument: str = "INPUT") -> Any:
+def _open(path: Path, *, argument: str = "INPUT", memmap: bool = False) -> Any:
     """``fits.open`` turning every unreadable/truncated-file symptom into one ``ValueError`` sentence
-    (``argument``: how the message names the file, e.g. ``INPUT`` or ``RESULT``)."""
+    (``argument``: how the message names the file, e.g. ``INPUT`` or ``RESULT``). ``memmap``: map the data
+    instead of reading them (astropy keeps the map open while an array refers to it, after the file is closed);
+    the declared-size and truncation checks are the same."""
     from astropy.io import fits
 
     require_file(path, argument=argument)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            hdul = fits.open(path, memmap=bool(memmap), lazy_load_hdus=False)
             declared = sum(_declared_bytes(hdu.header) for hdu in hdul)
             if declared > path.stat().st_size:  # only a compressed file holds more than its size
                 hdul.close()
@@ -50,7 +52,7 @@ def _open(path: Path, *, argument: str = "INPUT") -> Any:
                 except ValueError as exc:
                     raise _BudgetError(str(exc)) from None
             for hdu in hdul:
-                _ = hdu.data  # force the read so truncation shows up here
+                _ = hdu.data  # force the read (or the map) so truncation shows up here
     except _BudgetError as exc:
         raise ValueError(str(exc)) from None
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError, ... for damaged files
@@ -149,17 +151,24 @@ def _spectral_values(
     return values, wcs_unit or header_unit or None
 
 
-def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cube:
+def load_fits(path: str | Path, *, spectral_axis: int | str | None = None, memmap: bool = False) -> Cube:
     """Read a FITS image cube into a :class:`Cube` with channels first (see the module docstring).
 
     ``spectral_axis``: the NumPy axis (``0 … ndim-1`` of the stored array) or a ``CTYPE`` prefix (``"ENER"``)
     of the spectral axis, when the WCS does not identify it. Length-1 axes (e.g. a radio cube's Stokes axis)
     are dropped. A cube without a recognisable spectral axis and no option raises ``ValueError``.
+
+    ``memmap=True`` (``semiblind separate --chunk-pixels``): ``Cube.X`` is a read-only view of the memory-mapped
+    file in its stored dtype and byte order (FITS is big-endian; integers stay integers), channels first by a
+    view (``np.moveaxis``), never copied; the readers of pixel chunks convert it chunk by chunk
+    (:class:`semiblind.solvers._chunked.PixelChunks`). The non-finite count of ``meta`` is taken one channel at a
+    time. Data that astropy must decompress or rescale (``BSCALE``/``BZERO``, tile-compressed or gzipped files)
+    are read into memory as astropy returns them.
     """
     from astropy.io import fits
 
     path = Path(path)
-    hdul = _open(path)
+    hdul = _open(path, memmap=memmap)
     with hdul:
         image = None
         for hdu in hdul:
@@ -179,7 +188,10 @@ def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cu
         data = np.asarray(image.data)
         hdu_name = image.name or "PRIMARY"
     file_dtype = f"{data.dtype.newbyteorder('=').name} (BITPIX {header.get('BITPIX', '?')})"
-    if not data.dtype.isnative:  # FITS is big-endian: the same numbers in native order (float32 stays float32)
+    if memmap:
+        data = data.view()
+        data.flags.writeable = False  # a view of the file: never written through
+    elif not data.dtype.isnative:  # FITS is big-endian: the same numbers in native order (float32 stays float32)
         data = data.astype(data.dtype.newbyteorder("="))
     ndim = data.ndim
     ctypes = [str(header.get(f"CTYPE{ndim - k}", "")).strip() for k in range(ndim)]  # NumPy axis order
@@ -203,7 +215,10 @@ def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cu
             f"INPUT {str(path)!r} must hold a 2-D (channels, pixels) or 3-D (channels, height, width) "
             f"image once length-1 axes are dropped; got an array of shape {shape_str(data.shape)}."
         )
-    X = to_float(np.moveaxis(data, axis, 0), name="the image", source=path)
+    if memmap:  # a view: real numbers checked, nothing converted or copied
+        X = np.moveaxis(check_real(data, name="the image", source=path), axis, 0)
+    else:
+        X = to_float(np.moveaxis(data, axis, 0), name="the image", source=path)
     energies, unit = _spectral_values(_wcs(header), header, fits_spec, X.shape[0], path)
     celestial = None
     spec_wcs_index = data.ndim - 1 - axis  # 0-based WCS index of the spectral axis after dropping axes
@@ -214,7 +229,7 @@ def load_fits(path: str | Path, *, spectral_axis: int | str | None = None) -> Cu
     for key in ("OBJECT", "TELESCOP", "INSTRUME", "BUNIT", "DATE-OBS"):
         if key in header:
             meta[key.lower()] = str(header[key])
-    n_bad = int(X.size - np.isfinite(X).sum())
+    n_bad = sum(int(X[c].size - np.isfinite(X[c]).sum()) for c in range(X.shape[0]))  # a channel at a time
     if n_bad:
         meta["n_nonfinite"] = n_bad
     return Cube(

@@ -34,6 +34,7 @@ per-row thresholds use selection over the whole batch at once (no loop over samp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,7 @@ from .._validation import BOOL, NONE, InstanceOf, Interval, Options, check_initi
 from ..prox import project_columns_sphere, soft_threshold
 from ..stats import MAD_CONSTANT, kth_smallest, kth_smallest_np, mad_rows_np, mad_std, numpy_fast_path, row_median
 from ..transforms import starlet_forward, starlet_noise_std
+from ._chunked import ChunkedFitMixin, PixelChunks
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from .driver import iterate, summary_line
 
@@ -64,6 +66,7 @@ __all__ = [
     "gmca_update_s",
     "mad_std",
     "propagated_noise_std",
+    "relative_change",
     "resolve_transform",
     "row_median",
     "support_fraction_schedule",
@@ -82,15 +85,16 @@ def gmca_pinv(A: torch.Tensor, sv_floor: float = 1e-3) -> torch.Tensor:
     return Vh.mT @ (U.mT / s_f.unsqueeze(-1))
 
 
-def gmca_init_pca(Xw: torch.Tensor, n_sources: int) -> torch.Tensor:
+def gmca_init_pca(Xw: torch.Tensor | None, n_sources: int, *, gram: torch.Tensor | None = None) -> torch.Tensor:
     """GMCA initialisation: the ``n_sources`` leading eigenvectors of ``X_w X_wᵀ`` ``(B, m, m)``, sorted by
     decreasing eigenvalue, as the columns of A ``(B, m, n)``.
 
-    ``Xw`` is ``(B, m, N)`` (the detail coefficients of every channel, flattened). ``torch.linalg.eigh``
+    ``Xw`` is ``(B, m, N)`` (the detail coefficients of every channel, flattened); or pass ``gram`` =
+    ``X_w X_wᵀ`` itself (e.g. accumulated over pixel chunks; ``Xw`` is then not read). ``torch.linalg.eigh``
     returns eigenvalues in ascending order, so the last ``n`` eigenvectors are taken in reverse. Signs are
     fixed so that each column has a nonnegative sum (spectra are mostly positive).
     """
-    C = Xw @ Xw.mT
+    C = Xw @ Xw.mT if gram is None else gram
     _, V = torch.linalg.eigh(C)
     A = V[..., -n_sources:].flip(-1)
     sign = torch.where(A.sum(dim=-2, keepdim=True) < 0, -1.0, 1.0).to(A.dtype)
@@ -173,20 +177,25 @@ def gmca_update_s(
     scale_std: torch.Tensor | None = None,
     sv_floor: float = 1e-3,
     pinvA: torch.Tensor | None = None,
+    coefficients: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """GMCA's S-step in the starlet domain: ``S_w ← ST_thr(A⁺ X_w)`` (sGMCA paper §3.3).
 
     ``A`` ``(B, m, n)``; ``Xw`` ``(B, m, J, P)`` (detail scales only; the coarse scale is never thresholded).
     Thresholds from :func:`gmca_thresholds` (noise level: MAD, or ``noise_std (B or 1, m)`` propagated
     with the starlet scale norms ``scale_std (J,)``). With ``S_prev`` ``(B, n, J, P)`` the thresholds are
-    ℓ1-reweighted elementwise: ``thr / (|S_prev| / (kσ) + 1)``. ``pinvA`` may be passed precomputed.
+    ℓ1-reweighted elementwise: ``thr / (|S_prev| / (kσ) + 1)``. ``pinvA`` may be passed precomputed, and so may
+    ``coefficients`` = ``A⁺X_w`` ``(B, n, J, P)`` (e.g. computed over pixel chunks; ``Xw`` is then not read).
     Returns ``(B, n, J, P)``.
     """
-    B, m, J, P = Xw.shape
     if pinvA is None:
         pinvA = gmca_pinv(A, sv_floor)
-    n = pinvA.shape[-2]
-    C = (pinvA @ Xw.reshape(B, m, J * P)).view(B, n, J, P)
+    if coefficients is None:
+        B, m, J, P = Xw.shape
+        n = pinvA.shape[-2]
+        C = (pinvA @ Xw.reshape(B, m, J * P)).view(B, n, J, P)
+    else:
+        C = coefficients
     sigma = None
     if noise_std is not None:
         if scale_std is None:
@@ -207,21 +216,21 @@ def gmca_update_a(
     *,
     A_prev: torch.Tensor | None = None,
     nonnegative: bool = False,
+    XSt: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """GMCA's A-step: least squares on the detail scales, ``A ← X_w S_wᵀ (S_w S_wᵀ)⁻¹``, then (optionally)
     ``max(A, 0)``, then unit-ℓ2 columns (sGMCA paper §3.3).
 
-    ``Xw`` ``(B, m, J, P)`` or ``(B, m, N)``; ``S_w`` ``(B, n, J, P)`` or ``(B, n, N)``. The normal equations
-    carry a ridge of ``eps·tr(S_w S_wᵀ)/n`` (machine epsilon) so a source with no coefficient left does
-    not make them singular (where they still are, exactly, the pseudo-inverse solves them); a column that ends all
-    zero keeps its value from ``A_prev`` (if given).
+    ``Xw`` ``(B, m, J, P)`` or ``(B, m, N)``; ``S_w`` ``(B, n, J, P)`` or ``(B, n, N)``. ``XSt`` = ``X_w S_wᵀ``
+    ``(B, m, n)`` may be passed precomputed (e.g. accumulated over pixel chunks; ``Xw`` is then not read). The
+    normal equations carry a ridge of ``eps·tr(S_w S_wᵀ)/n`` (machine epsilon) so a source with no coefficient
+    left does not make them singular (where they still are, exactly, the pseudo-inverse solves them); a column
+    that ends all zero keeps its value from ``A_prev`` (if given).
     """
-    B, m = Xw.shape[:2]
-    n = S_w.shape[1]
-    Xf = Xw.reshape(B, m, -1)
+    B, n = S_w.shape[:2]
     Sf = S_w.reshape(B, n, -1)
     G = Sf @ Sf.mT
-    R = Xf @ Sf.mT
+    R = (Sf @ Xw.reshape(B, Xw.shape[1], -1).mT).mT if XSt is None else XSt  # S Xᵀ: faster
     eye = torch.eye(n, dtype=G.dtype, device=G.device)
     ridge = (torch.finfo(G.dtype).eps * G.diagonal(dim1=-2, dim2=-1).sum(-1) / n).clamp_min(
         torch.finfo(G.dtype).tiny)
@@ -261,21 +270,33 @@ def gmca_iteration(
     scale_std: torch.Tensor | None = None,
     sv_floor: float = 1e-3,
     nonnegative_mixing: bool = False,
+    coefficients: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    xs_product: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One GMCA iteration: :func:`gmca_update_s` (reweighted with ``S_prev`` when ``reweight``), then
     :func:`gmca_update_a`. Returns ``(A_new (B, m, n), S_w (B, n, J, P), ΔS (B,))`` with the relative change
-    ``ΔS = ‖S_w − S_prev‖_F / ‖S_w‖_F`` per sample (1 when ``S_prev`` is None)."""
+    ``ΔS = ‖S_w − S_prev‖_F / ‖S_w‖_F`` per sample (1 when ``S_prev`` is None, :func:`relative_change`).
+
+    For X read in pixel chunks the two products with the data come from callables instead of ``Xw`` (then
+    unused): ``coefficients(A⁺)`` returns ``A⁺X_w`` ``(B, n, J, P)`` and ``xs_product(S_w)`` returns
+    ``X_w S_wᵀ`` ``(B, m, n)``."""
+    pinvA = gmca_pinv(A, sv_floor)
     S_w = gmca_update_s(A, Xw, k=k, support_fraction=support_fraction, min_coefficients=min_coefficients,
                         S_prev=S_prev if (reweight and S_prev is not None) else None, noise_std=noise_std,
-                        scale_std=scale_std, sv_floor=sv_floor)
-    A_new = gmca_update_a(Xw, S_w, A_prev=A, nonnegative=nonnegative_mixing)
-    B = Xw.shape[0]
+                        scale_std=scale_std, sv_floor=sv_floor, pinvA=pinvA,
+                        coefficients=None if coefficients is None else coefficients(pinvA))
+    A_new = gmca_update_a(Xw, S_w, A_prev=A, nonnegative=nonnegative_mixing,
+                          XSt=None if xs_product is None else xs_product(S_w))
+    return A_new, S_w, relative_change(S_w, S_prev)
+
+
+def relative_change(S_w: torch.Tensor, S_prev: torch.Tensor | None) -> torch.Tensor:
+    """GMCA's stopping quantity ``‖S_w − S_prev‖_F / ‖S_w‖_F`` per sample ``(B,)`` (1 when ``S_prev`` is None)."""
+    B = S_w.shape[0]
     if S_prev is None:
-        delta = torch.ones(B, dtype=Xw.dtype, device=Xw.device)
-    else:
-        delta = (torch.linalg.vector_norm((S_w - S_prev).reshape(B, -1), dim=-1)
-                 / torch.linalg.vector_norm(S_w.reshape(B, -1), dim=-1).clamp_min(torch.finfo(Xw.dtype).tiny))
-    return A_new, S_w, delta
+        return torch.ones(B, dtype=S_w.dtype, device=S_w.device)
+    return (torch.linalg.vector_norm((S_w - S_prev).reshape(B, -1), dim=-1)
+            / torch.linalg.vector_norm(S_w.reshape(B, -1), dim=-1).clamp_min(torch.finfo(S_w.dtype).tiny))
 
 
 # ------------------------------------------------------------------------------------------ the solver
@@ -294,11 +315,14 @@ def _noise_tensor(noise_std: Any, m: int, dtype: torch.dtype, device: torch.devi
     return torch.as_tensor(arr, dtype=dtype, device=device).view(1, m)
 
 
-def _initial_mixing(Xw_flat: torch.Tensor, n: int, init: str, A0: Any, rng: Any) -> torch.Tensor:
+def _initial_mixing(Xw_flat: torch.Tensor, n: int, init: str, A0: Any, rng: Any,
+                    gram: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:
+    """The start ``(B, m, n)``; ``Xw_flat`` gives the shape, dtype and device (and the PCA's Gram matrix unless
+    ``gram()`` returns it)."""
     B, m, _ = Xw_flat.shape
     dtype, device = Xw_flat.dtype, Xw_flat.device
     if init == "pca":
-        return gmca_init_pca(Xw_flat, n)
+        return gmca_init_pca(Xw_flat, n) if gram is None else gmca_init_pca(None, n, gram=gram())
     if init == "random":
         G = torch.as_tensor(make_rng(rng).standard_normal((B, m, n)), dtype=dtype, device=device)
         return project_columns_sphere(G)
@@ -309,7 +333,7 @@ def _initial_mixing(Xw_flat: torch.Tensor, n: int, init: str, A0: Any, rng: Any)
 
 
 def gmca(
-    X: torch.Tensor,
+    X: torch.Tensor | PixelChunks,
     n_sources: int,
     *,
     image_shape: tuple[int, int] | None = None,
@@ -338,7 +362,15 @@ def gmca(
     :class:`~semiblind.solvers.base.FitResult` with ``A (B, m, n)``, ``S (B, n, t)``, per-sample
     ``n_iter`` and ``converged``, and ``history["delta_S"]`` (relative change of the thresholded detail
     coefficients at each iteration, first sample).
+
+    ``X`` may also be one mixture read in pixel chunks (:class:`~semiblind.solvers._chunked.PixelChunks`): then
+    only the direct domain is available (``transform`` None or ``"none"``; the starlet transform mixes
+    neighbouring pixels across chunks) and the products with X — the PCA start's ``XXᵀ``, each iteration's
+    ``A⁺X`` and ``XS_wᵀ``, the final ``A⁺X`` — are computed chunk by chunk (two passes over X per iteration);
+    the thresholds are statistics of the rows of ``A⁺X`` ``(n, t)``, which is held in memory. The result equals
+    the in-memory one up to the order of the floating-point sums.
     """
+    chunked = isinstance(X, PixelChunks)
     B, m, t = X.shape
     n = int(n_sources)
     if init not in INITS:
@@ -346,8 +378,32 @@ def gmca(
     if final_s not in FINAL_S:
         raise ValueError(f"final_s must be one of {', '.join(repr(f) for f in FINAL_S)}; got {final_s!r}.")
     ramp = max(1, max_iter // 2) if n_ramp is None else int(n_ramp)
-    transform = resolve_transform(transform, image_shape)
-    if transform == "none":  # sparsity sought in the direct (pixel) domain: one "scale", X itself, no coarse part
+    transform = resolve_transform(transform, image_shape, chunked=chunked)
+    coefficients = xs_product = gram = None
+    if chunked:  # the direct domain, X read chunk by chunk (X_w = X, one "scale", no coarse part)
+        n_scales = 1
+        Xw = Xc = None
+        ndim = None
+        dtype, device = X.dtype, X.device
+
+        def coefficients(pinvA: torch.Tensor) -> torch.Tensor:  # A⁺X (B, n, 1, t)
+            C = torch.empty((B, pinvA.shape[-2], 1, t), dtype=dtype, device=device)
+            for a, b, Xb in X:
+                C[..., 0, a:b] = pinvA @ Xb
+            return C
+
+        def xs_product(S_w: torch.Tensor) -> torch.Tensor:  # X S_wᵀ (B, m, n)
+            R = torch.zeros((B, m, S_w.shape[1]), dtype=dtype, device=device)
+            for a, b, Xb in X:
+                R += (S_w[:, :, 0, a:b] @ Xb.mT).mT
+            return R
+
+        def gram() -> torch.Tensor:  # X Xᵀ (B, m, m)
+            G = torch.zeros((B, m, m), dtype=dtype, device=device)
+            for _, _, Xb in X:
+                G += Xb @ Xb.mT
+            return G
+    elif transform == "none":  # sparsity sought in the direct (pixel) domain: one "scale", X itself, no coarse part
         n_scales = 1
         Xw = X.reshape(B, m, 1, t)
         Xc = torch.zeros_like(X)
@@ -365,8 +421,8 @@ def gmca(
     sig_noise = _noise_tensor(noise_std, m, X.dtype, X.device)
     std_J = [1.0] if ndim is None else starlet_noise_std(J, ndim=ndim)  # noise std of each scale (white noise)
     scale_std = torch.as_tensor(std_J, dtype=X.dtype, device=X.device)
-    Xw_flat = Xw.reshape(B, m, J * t)
-    A = _initial_mixing(Xw_flat, n, init, A0, rng)
+    Xw_flat = X.like() if chunked else Xw.reshape(B, m, J * t)
+    A = _initial_mixing(Xw_flat, n, init, A0, rng, gram=gram)
 
     def step(it, state, ctx):
         S_prev = state.get("S_w")
@@ -375,7 +431,7 @@ def gmca(
         A_new, S_w, delta = gmca_iteration(
             state["A"], Xw, S_prev, k=k, support_fraction=K, min_coefficients=min_coefficients,
             reweight=reweight, noise_std=sig_noise, scale_std=scale_std, sv_floor=sv_floor,
-            nonnegative_mixing=nonnegative_mixing,
+            nonnegative_mixing=nonnegative_mixing, coefficients=coefficients, xs_product=xs_product,
         )
         done = (delta < tol) if it >= ramp else None  # tested once K = K_max
         return {"A": A_new, "S_w": S_w}, done, {"delta_S": delta[0]}
@@ -387,24 +443,33 @@ def gmca(
 
     pinvA = gmca_pinv(A, sv_floor)
     if final_s == "least_squares":
-        S = pinvA @ X
+        S = coefficients(pinvA)[:, :, 0] if chunked else pinvA @ X
     else:
         S_w = gmca_update_s(A, Xw, k=k, support_fraction=K_max, min_coefficients=min_coefficients,
                             S_prev=S_prev if reweighting else None, noise_std=sig_noise, scale_std=scale_std,
-                            pinvA=pinvA)
-        S = S_w.sum(dim=2) + pinvA @ Xc
-    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history},
-                     info={"transform": transform})
+                            pinvA=pinvA, coefficients=coefficients(pinvA) if chunked else None)
+        S = S_w.sum(dim=2) if chunked else S_w.sum(dim=2) + pinvA @ Xc  # direct domain: no coarse part
+    info: dict[str, Any] = {"transform": transform}
+    if chunked:
+        info.update(chunk_pixels=X.chunk_pixels, chunks=X.n_chunks)
+    return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history={"delta_S": history}, info=info)
 
 
-def resolve_transform(transform: str | None, image_shape: tuple[int, ...] | None) -> str:
+def resolve_transform(transform: str | None, image_shape: tuple[int, ...] | None, *, chunked: bool = False) -> str:
     """GMCA's sparsifying domain: ``"starlet"`` or ``"none"`` as given; None picks ``"starlet"`` for images
     (``image_shape`` given, i.e. cube input) and ``"none"`` (the direct, pixel domain) for ``(m, t)`` data,
-    whose pixel order need not be spatial."""
+    whose pixel order need not be spatial. With ``chunked`` (X read in pixel chunks) only ``"none"`` is
+    available: None gives it, ``"starlet"`` raises ``ValueError``."""
+    if transform is not None and transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(map(repr, TRANSFORMS))} or None; got {transform!r}.")
+    if chunked:
+        if transform == "starlet":
+            raise ValueError("sparse_transform must be 'none' (or None) with chunk_pixels: the starlet transform "
+                             "mixes neighbouring pixels across chunks, so GMCA in pixel chunks works in the direct "
+                             "domain only; got 'starlet'.")
+        return "none"
     if transform is None:
         return "starlet" if image_shape is not None else "none"
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {', '.join(map(repr, TRANSFORMS))} or None; got {transform!r}.")
     return transform
 
 
@@ -412,7 +477,7 @@ ARRAY = InstanceOf((np.ndarray, torch.Tensor, list, tuple), "an array")
 
 
 @register
-class GMCA(BaseSeparator):
+class GMCA(ChunkedFitMixin, BaseSeparator):
     """GMCA (Bobin et al. 2007; sGMCA paper §3.3): sparse blind source separation in the starlet domain.
 
     Parameters (keyword-only; defaults in brackets)
@@ -446,6 +511,12 @@ class GMCA(BaseSeparator):
         pixels themselves; ``n_scales`` is then unused) or None [None: ``"starlet"`` for cube input ``(m, H, W)``,
         ``"none"`` for ``(m, t)`` data]. The one used is in ``info_["transform"]``. (Not named ``transform``:
         that is the estimator's method.) CLI: ``--set sparse_transform=none``.
+    chunk_pixels : None (default: X converted to one tensor) or an int ≥ 1: :meth:`fit` reads X ``(m, t)`` or
+        ``(m, H, W)`` — e.g. a read-only ``np.memmap`` of a FITS file — in chunks of this many pixels and never
+        copies it whole (CLI ``--chunk-pixels``). Direct domain only: ``sparse_transform`` None then means
+        ``"none"`` also for cubes, and ``"starlet"`` raises ``ValueError`` (the starlet transform mixes
+        neighbouring pixels across chunks). Same result as the in-memory direct-domain fit up to the order of the
+        floating-point sums; :meth:`transform` and :meth:`fit_batch` keep the in-memory path.
     random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose: as everywhere.
 
     Fitted attributes: ``mixing_`` ``(m, n)``, ``sources_`` ``(n, t)`` or ``(n, H, W)``, ``n_iter_``,
@@ -473,6 +544,7 @@ class GMCA(BaseSeparator):
         "A0": [ARRAY, NONE],
         "final_s": [Options(FINAL_S)],
         "sparse_transform": [Options(TRANSFORMS), NONE],
+        "chunk_pixels": [Interval(int, 1, None, closed="left"), NONE],
     }
 
     def __init__(
@@ -494,6 +566,7 @@ class GMCA(BaseSeparator):
         A0: Any = None,
         final_s: str = "least_squares",
         sparse_transform: str | None = None,
+        chunk_pixels: int | None = None,
         random_state: Any = None,
         dtype: str = "float32",
         device: Any = "cpu",
@@ -515,6 +588,7 @@ class GMCA(BaseSeparator):
         self.A0 = A0
         self.final_s = final_s
         self.sparse_transform = sparse_transform
+        self.chunk_pixels = chunk_pixels
         self.random_state = random_state
         self.dtype = dtype
         self.device = device

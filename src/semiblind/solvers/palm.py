@@ -14,6 +14,10 @@ Stopping: ``‖S_{k+1} − S_k‖_F < tol`` and ``‖A_{k+1} − A_k‖_F < tol`
 1e-7), or ``max_iter``. In a batch each sample stops on its own: converged samples are frozen with a
 mask while the others continue (the whole batch is still computed as batched matrix products).
 
+Pixel chunks (:func:`palm_chunked`, ``PALM(chunk_pixels=N)``, ``semiblind separate --chunk-pixels N``): both lines
+need X only through ``WᵀX``, ``XSᵀ`` and ``SSᵀ``, sums over pixels, so one mixture too large to copy (e.g. a
+memory-mapped FITS cube) is read N pixels at a time, once per iteration, with S held in memory.
+
 Degenerate steps: if ``S`` becomes all zero (λ above ``‖AᵀX‖_∞``), ``L_A = 0`` and the A step is skipped
 (A kept); if ``A`` is all zero, ``L_S = 0`` and the S step is skipped. Such a sample then converges at
 once.
@@ -31,6 +35,7 @@ from .. import metrics
 from .._backend import as_tensor, make_rng, resolve_dtype, spectral_norm_sq, to_numpy
 from .._validation import NONE, Interval, Options, check_data, check_initial_mixing, check_n_sources
 from ..prox import project_columns_l2_ball, project_columns_sphere
+from ._chunked import ChunkedFitMixin, PixelChunks
 from .base import COMMON_CONSTRAINTS, BaseSeparator, FitResult, register
 from .driver import iterate, summary_line
 from .ista import ARRAY, _batched_matrix, ista
@@ -84,6 +89,18 @@ def _objective_gram(
             + lam * S.abs().sum((-2, -1)))
 
 
+def _check_run(max_iter: Any, tol: Any, lam: Any, B: int, dtype: torch.dtype, device: Any) -> torch.Tensor:
+    """Check ``max_iter``, ``tol`` and ``lam``; returns λ as a ``(B, 1, 1)`` tensor."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite float >= 0; got {tol!r}.")
+    lam_t = torch.as_tensor(np.asarray(to_numpy(lam), dtype=float), dtype=dtype, device=device).reshape(-1)
+    if lam_t.numel() not in (1, B) or bool((lam_t < 0).any()) or not bool(torch.isfinite(lam_t).all()):
+        raise ValueError(f"lam must be a finite scalar >= 0 or one such value per sample ({B}); got {lam!r}.")
+    return lam_t.expand(B).reshape(B, 1, 1)
+
+
 def palm(
     X: Any,
     n_sources: int,
@@ -133,14 +150,7 @@ def palm(
         )
     B, m, t = Xt.shape
     n = check_n_sources(n_sources, m)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an int >= 1; got {max_iter!r}.")
-    if not np.isfinite(tol) or tol < 0:
-        raise ValueError(f"tol must be a finite float >= 0; got {tol!r}.")
-    lam_t = torch.as_tensor(np.asarray(to_numpy(lam), dtype=float), dtype=dt, device=Xt.device).reshape(-1)
-    if lam_t.numel() not in (1, B) or bool((lam_t < 0).any()) or not bool(torch.isfinite(lam_t).all()):
-        raise ValueError(f"lam must be a finite scalar >= 0 or one such value per sample ({B}); got {lam!r}.")
-    lam_b = lam_t.expand(B).reshape(B, 1, 1)
+    lam_b = _check_run(max_iter, tol, lam, B, dt, Xt.device)
 
     A = initial_mixing(Xt, n, init, A0, rng)
     if S0 is None:
@@ -182,8 +192,103 @@ def palm(
     return FitResult(A=A, S=S, n_iter=n_iter, converged=converged, history=history)
 
 
+def palm_chunked(
+    X: PixelChunks,
+    n_sources: int,
+    lam: Any,
+    *,
+    A0: Any = None,
+    init: str | None = None,
+    S0: Any = None,
+    max_iter: int = 5000,
+    tol: float = 1e-7,
+    rng: Any = None,
+    record_history: bool = True,
+    history_window: int | None = None,
+    callback: Any = None,
+    verbose: bool = False,
+) -> FitResult:
+    """:func:`palm` on one mixture read in pixel chunks (:class:`~semiblind.solvers._chunked.PixelChunks`):
+    the same iterations, with every product with X accumulated over the chunks, so X is never copied whole.
+
+    Per iteration one pass over X: for each chunk ``X_c`` the S-step of its columns
+    (:func:`~semiblind.solvers.iterates.sparse_step_s` with ``WᵀX_c``, in place in S), and its shares of
+    ``XSᵀ`` and ``SSᵀ`` (with the new S); then the A-step from the two sums
+    (:func:`~semiblind.solvers.iterates.gradient_step_a` with ``XSt=``, ``SSt=``). ``‖ΔS‖_F`` and the recorded
+    objective are sums over chunks too. S ``(1, n, t)`` stays in memory; X is read in the chunks' dtype
+    (that of ``X.dtype``). The result equals :func:`palm` up to the order of the floating-point sums (measured in
+    ``tests/solvers/test_chunked.py``). Parameters as in :func:`palm`, for one sample (λ a scalar).
+    """
+    B, m, t = X.shape
+    n = check_n_sources(n_sources, m)
+    dt, dev = X.dtype, X.device
+    lam_b = _check_run(max_iter, tol, lam, B, dt, dev)
+    like = X.like()  # the shape, dtype and device of X, without its data
+    A = initial_mixing(like, n, init, A0, rng)
+    X_sq = torch.zeros((), dtype=dt, device=dev)
+    if S0 is None:
+        S = torch.empty((B, n, t), dtype=dt, device=dev)
+        pinvA = torch.linalg.pinv(A)
+        for a, b, Xb in X:
+            S[..., a:b] = pinvA @ Xb
+            if record_history:
+                X_sq += Xb[0].square().sum()
+    else:
+        S = _batched_matrix(S0, name="S0", batch=B, rows=n, cols=t, dtype=dt, device=dev,
+                            what="(sources, pixels)").expand(B, n, t).clone()
+        if record_history:
+            for _, _, Xb in X:
+                X_sq += Xb[0].square().sum()
+    zero = torch.zeros((), dtype=dt, device=dev)
+
+    def objective(A: torch.Tensor, S: torch.Tensor, AtX_of) -> torch.Tensor:
+        """``½‖X − AS‖² + λ‖S‖₁`` of the first sample as the sum of :func:`_objective_gram` over the chunks."""
+        AtA = A[0].mT @ A[0]
+        return sum(_objective_gram(X_sq if a == 0 else zero, AtX_of(a, b, Xb), AtA, S[0, :, a:b], lam_b[0, 0, 0])
+                   for a, b, Xb in X)
+
+    def step(k, state, ctx):
+        A, S = state["A"], state["S"]  # S is updated in place, chunk by chunk (one sample: nothing is frozen)
+        W, theta = palm_step_params(A, lam_b)
+        L_S0 = spectral_norm_sq(A[0])
+        AtA0 = A[0].mT @ A[0]
+        XSt = torch.zeros((B, m, n), dtype=dt, device=dev)
+        SSt = torch.zeros((B, n, n), dtype=dt, device=dev)
+        dS_sq = torch.zeros((B,), dtype=dt, device=dev)
+        obj = zero
+        for a, b, Xb in X:
+            Sb = S[..., a:b]
+            WtX = W.mT @ Xb
+            if ctx.record:  # objective at the current iterate (before this step); AᵀX = L_S·WᵀX
+                obj = obj + _objective_gram(X_sq if a == 0 else zero, WtX[0] * L_S0, AtA0, Sb[0], lam_b[0, 0, 0])
+            Sb_new = sparse_step_s(Sb, A, Xb, W, theta, WtX=WtX)
+            dS_sq += (Sb_new - Sb).square().sum((-2, -1))
+            S[..., a:b] = Sb_new
+            XSt += (Sb_new @ Xb.mT).mT  # S Xᵀ: X read in its own layout (faster)
+            SSt += Sb_new @ Sb_new.mT
+        A_new = gradient_step_a(A, S, None, palm_step_size_a(SSt), SSt=SSt, XSt=XSt)
+        dS = dS_sq.sqrt()
+        dA = torch.linalg.vector_norm(A_new - A, dim=(-2, -1))
+        trace = {"objective": obj, "delta_S": dS[0], "delta_A": dA[0]} if ctx.record else None
+        return {"A": A_new, "S": S}, (dS < tol) & (dA < tol), trace
+
+    run = iterate(step, {"A": A, "S": S}, batch=B, max_iter=max_iter, record_history=record_history,
+                  history_window=history_window, callback=callback, verbose=verbose, desc="PALM (chunks)")
+    A, S = run.values["A"], run.values["S"]
+    history: dict[str, list[float]] = {}
+    if record_history:
+        final = objective(A, S, lambda a, b, Xb: A[0].mT @ Xb[0])
+        history = {
+            "objective": run.history.get("objective", []) + [float(final)],
+            "delta_S": run.history.get("delta_S", []),
+            "delta_A": run.history.get("delta_A", []),
+        }
+    return FitResult(A=A, S=S, n_iter=run.n_iter, converged=run.converged, history=history,
+                     info={"chunk_pixels": X.chunk_pixels, "chunks": X.n_chunks})
+
+
 @register
-class PALM(BaseSeparator):
+class PALM(ChunkedFitMixin, BaseSeparator):
     """PALM (LPALM paper, Fahes et al. 2022, eq. 6; Bolte et al. 2014) for
     ``min ½‖X − AS‖²_F + λ‖S‖₁ + ι{‖A_i‖₂ ≤ 1}``.
 
@@ -200,6 +305,10 @@ class PALM(BaseSeparator):
         through rounding errors) or None (``"given"`` if ``A0`` is given, else ``"random"``). S starts
         at ``A0⁺X`` (the paper's choice).
     A0 : ``(m, n)`` starting mixing matrix (or ``(B, m, n)`` with :meth:`fit_batch`).
+    chunk_pixels : None (default: X converted to one tensor) or an int ≥ 1: :meth:`fit` reads X ``(m, t)`` or
+        ``(m, H, W)`` — e.g. a read-only ``np.memmap`` of a FITS file — in chunks of this many pixels and never
+        copies it whole (:func:`palm_chunked`; CLI ``--chunk-pixels``). Same result up to the order of the
+        floating-point sums; :meth:`transform` and :meth:`fit_batch` keep the in-memory path.
     random_state, dtype (``"float32"`` default, or ``"float64"``), device, verbose : as in every separator.
 
     Fitted attributes: ``mixing_``, ``sources_``, ``n_iter_``, ``converged_``, ``history_``
@@ -217,6 +326,7 @@ class PALM(BaseSeparator):
         "tol": [Interval(float, 0, None, closed="left")],
         "init": [Options(INITS), NONE],
         "A0": [ARRAY, NONE],
+        "chunk_pixels": [Interval(int, 1, None, closed="left"), NONE],
     }
 
     def __init__(
@@ -228,6 +338,7 @@ class PALM(BaseSeparator):
         tol: float = 1e-7,
         init: str | None = None,
         A0: Any = None,
+        chunk_pixels: int | None = None,
         random_state: Any = None,
         dtype: str = "float32",
         device: Any = "cpu",
@@ -239,6 +350,7 @@ class PALM(BaseSeparator):
         self.tol = tol
         self.init = init
         self.A0 = A0
+        self.chunk_pixels = chunk_pixels
         self.random_state = random_state
         self.dtype = dtype
         self.device = device
@@ -247,8 +359,12 @@ class PALM(BaseSeparator):
     def _fit_batch(self, X: torch.Tensor, *, image_shape: tuple[int, ...] | None) -> FitResult:
         if self.init == "given" and self.A0 is None:
             raise ValueError("A0 must be given (an array (channels, sources)) when init='given'; got None.")
-        res = palm(X, self.n_sources, self.lam, A0=self.A0, init=self.init, max_iter=self.max_iter,
-                   tol=self.tol, rng=self._rng(), dtype=X.dtype, device=X.device, verbose=self.verbose)
+        if isinstance(X, PixelChunks):
+            res = palm_chunked(X, self.n_sources, self.lam, A0=self.A0, init=self.init, max_iter=self.max_iter,
+                               tol=self.tol, rng=self._rng(), verbose=self.verbose)
+        else:
+            res = palm(X, self.n_sources, self.lam, A0=self.A0, init=self.init, max_iter=self.max_iter,
+                       tol=self.tol, rng=self._rng(), dtype=X.dtype, device=X.device, verbose=self.verbose)
         if self.verbose:
             print(summary_line("PALM", res.n_iter, res.converged))
         return res

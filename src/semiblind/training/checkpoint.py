@@ -8,7 +8,8 @@ files are deleted; a run killed at any moment therefore leaves either the previo
 The Adam state is rebuilt from these tensors with ``optimizer.load_state_dict`` (no ``torch.load``).
 
 ``state.json`` also records the network's architecture (``model``) and a fingerprint of the training data
-(``data``: the shapes of X, A, S and a SHA-256 of their bytes and dtype). :func:`resume_checkpoint` refuses, with one
+(``data``: the shapes of X, A, S and a SHA-256 of their bytes and dtype, hashed in blocks: a stored set read
+lazily is never loaded whole). :func:`resume_checkpoint` refuses, with one
 sentence each, a checkpoint written for another network (another ``--layers``, kind or ``--tied``), for other
 training data, or damaged (``state.json`` not an object, fields missing, tensors missing or of the wrong shape).
 """
@@ -111,21 +112,40 @@ REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-def data_fingerprint(X: Any, A: Any = None, S: Any = None) -> dict[str, Any]:
+def data_fingerprint(X: Any, A: Any = None, S: Any = None, *, chunk_bytes: int = 32 * 2**20) -> dict[str, Any]:
     """Shapes of ``X``, ``A``, ``S`` and a SHA-256 of their bytes (dtype and C order): the identity of a
-    training set, recorded in the checkpoint so that ``--resume`` with another training file is refused."""
+    training set, recorded in the checkpoint so that ``--resume`` with another training file is refused.
+
+    Each array is hashed in blocks of leading-axis rows (about ``chunk_bytes`` each), so a lazily read stored set
+    (:class:`~semiblind.training.stored.StoredArray`: indexing gives tensors at the training dtype) is never read
+    whole; the digest does not depend on the block size, and a stored set and the same set in memory at the
+    same dtype have the same fingerprint (a run started one way resumes the other).
+    """
     import numpy as np
+
+    def rows(a: Any) -> np.ndarray:
+        a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+        return np.ascontiguousarray(a)  # hashed as stored (no float64 copy of a large training set)
 
     h = hashlib.sha256()
     shapes: dict[str, list[int]] = {}
     for name, arr in (("X", X), ("A", A), ("S", S)):
         if arr is None:
             continue
-        a = arr.detach().cpu().numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
-        a = np.ascontiguousarray(a)  # hashed as stored (no float64 copy of a large training set)
-        shapes[name] = [int(v) for v in a.shape]
-        h.update(name.encode() + repr(a.shape).encode() + a.dtype.str.encode())
-        h.update(a.tobytes())
+        shape = tuple(int(v) for v in arr.shape)
+        shapes[name] = list(shape)
+        if len(shape) == 0 or shape[0] == 0:
+            a = rows(arr)
+            h.update(name.encode() + repr(shape).encode() + a.dtype.str.encode())
+            h.update(a.tobytes())
+            continue
+        per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)) * 8)
+        step = max(1, int(chunk_bytes) // per_row)
+        for start in range(0, shape[0], step):
+            block = rows(arr[start:start + step])
+            if start == 0:
+                h.update(name.encode() + repr(shape).encode() + block.dtype.str.encode())
+            h.update(memoryview(block).cast("B"))
     return {"shapes": shapes, "sha256": h.hexdigest()}
 
 

@@ -9,6 +9,12 @@ global random state is read. A run stopped at any moment and resumed with ``resu
 with bit-identical weights to an uninterrupted run: the checkpoint (see :mod:`semiblind.training.checkpoint`) holds
 the model, the Adam state, the best weights, the counters and the log position, and the log is truncated back to
 that position on resume.
+
+Stored sets. A training or validation set given as a file path, or opened with
+:func:`semiblind.training.stored.open_stored`, is read lazily (memory-mapped ``.npz`` members or HDF5 datasets):
+every batch is gathered from the file (:meth:`~semiblind.training.stored.StoredSet.take`), validation and the
+checkpoint's data fingerprint read it chunk by chunk, and the weights are bit-identical to training on the same
+set held in memory. :func:`load_npz_dataset` (and ``semiblind train --in-memory``) reads a set into memory.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from .distributed import DistContext, from_env
 from .losses import LossFn, make_loss, nmse
 from .model_files import network_classes, save_model
 from .simulated import SimulatedSource
+from .stored import HDF5_SUFFIXES, StoredSet, check_shapes, open_stored
 
 LOG_NAME = "train_log.jsonl"
 CHECKPOINT_DIR = "checkpoint"
@@ -54,6 +61,11 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
+
+    def take(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mixtures ``idx`` (a slice or 1-D indices) as ``(X, A, S)`` tensors (the interface a lazily read
+        :class:`~semiblind.training.stored.StoredSet` shares)."""
+        return self.X[idx], self.A[idx], self.S[idx]
 
 
 @dataclass
@@ -80,14 +92,23 @@ class TrainResult:
 # ------------------------------------------------------------------------------------------------ data
 
 
-def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch.float32) -> Dataset:
+def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch.float32) -> Dataset | StoredSet:
     """Accept a ``MixtureSet`` (attributes ``X``, ``A``, ``S``, ``meta``), a mapping with those keys, a tuple
-    ``(X, A, S)`` or the path of a ``.npz`` dataset; return a :class:`Dataset` of tensors."""
+    ``(X, A, S)`` — returned as a :class:`Dataset` of tensors — or a stored set: a
+    :class:`~semiblind.training.stored.StoredSet` or the path of an ``.npz`` / ``.h5`` file, returned as a
+    :class:`~semiblind.training.stored.StoredSet` at ``dtype`` that reads its arrays lazily (checked chunk by
+    chunk: every value finite). Both give X ``(N, m, t)``, A ``(N, m, n)``, S ``(N, n, t)`` (image pixels
+    flattened, channels first) and :meth:`take` for a batch."""
     meta: dict[str, Any] = {}
+    if isinstance(data, (str, os.PathLike)):
+        data = open_stored(data, argument=name)
+    if isinstance(data, StoredSet):
+        ds = data.with_dtype(dtype)
+        check_shapes(name, ds.X.shape, ds.A.shape, ds.S.shape)
+        ds.check(name)
+        return ds
     if isinstance(data, Dataset):
         X, A, S, meta = data.X, data.A, data.S, data.meta
-    elif isinstance(data, (str, os.PathLike)):
-        return as_dataset(load_npz_dataset(data), name=name, dtype=dtype)
     elif all(hasattr(data, k) for k in ("X", "A", "S")):
         X, A, S = data.X, data.A, data.S
         meta = dict(getattr(data, "meta", {}) or {})
@@ -97,31 +118,32 @@ def as_dataset(data: Any, *, name: str = "train_set", dtype: torch.dtype = torch
     elif isinstance(data, (tuple, list)) and len(data) == 3:
         X, A, S = data
     else:
-        raise TypeError(f"{name} must be a MixtureSet, a dict or a tuple (X, A, S); got "
-                        f"{type(data).__name__}.")
+        raise TypeError(f"{name} must be a MixtureSet, a dict, a tuple (X, A, S) or a stored set (.npz / .h5 path "
+                        f"or StoredSet); got {type(data).__name__}.")
     if A is None or S is None:
         raise ValueError(f"{name} must hold the true A and S of every mixture for training; got A or S "
                          f"missing.")
     X, A, S = (as_tensor(v, dtype=dtype).detach().cpu() for v in (X, A, S))
     if X.ndim == 4 and S.ndim == 4:  # image sets (N, m, H, W): pixels flattened, channels first
         X, S = X.reshape(*X.shape[:2], -1), S.reshape(*S.shape[:2], -1)
-    if X.ndim != 3 or A.ndim != 3 or S.ndim != 3:
-        raise ValueError(
-            f"{name} must hold X (N, m, t), A (N, m, n) and S (N, n, t); got shapes {tuple(X.shape)}, "
-            f"{tuple(A.shape)} and {tuple(S.shape)}."
-        )
-    N, m, t = X.shape
-    if A.shape[:2] != (N, m) or S.shape != (N, A.shape[2], t):
-        raise ValueError(
-            f"{name} must hold X (N, m, t), A (N, m, n) and S (N, n, t) with matching N, m, n, t; got shapes "
-            f"{tuple(X.shape)}, {tuple(A.shape)} and {tuple(S.shape)}."
-        )
-    if N == 0:
-        raise ValueError(f"{name} must hold at least one sample; got 0.")
+    check_shapes(name, X.shape, A.shape, S.shape)
     for k, v in (("X", X), ("A", A), ("S", S)):
         if not torch.isfinite(v).all():
             raise ValueError(f"{name}.{k} must contain only finite values; got NaN or infinite entries.")
     return Dataset(X, A, S, meta)
+
+
+def load_dataset(path: str | os.PathLike, *, lazy: bool = True, name: str = "train_set") -> Dataset | StoredSet:
+    """The training set in the file ``path`` (``.npz``, or ``.h5`` / ``.hdf5``): read lazily (a
+    :class:`~semiblind.training.stored.StoredSet`, the default) or into memory (``lazy=False``: a
+    :class:`Dataset`; an ``.npz`` through :func:`load_npz_dataset`)."""
+    if lazy:
+        return open_stored(path, argument=name)
+    if Path(path).suffix.lower() in HDF5_SUFFIXES:
+        with open_stored(path, argument=name) as st:
+            d = st.with_dtype(torch.float64 if st.X.source.dtype.itemsize > 4 else torch.float32).read_all()
+        return Dataset(d["X"], d["A"], d["S"], d["meta"])
+    return load_npz_dataset(path)
 
 
 def load_npz_dataset(path: str | os.PathLike) -> Dataset:
@@ -209,7 +231,9 @@ def build_model(
     if kind not in table:
         raise ValueError(f"kind must be one of {', '.join(map(repr, table))}; got {kind!r}.")
     ds = as_dataset(train_set, dtype=torch.float64)
-    model = table[kind].build(ds.A, ds.S, layers=layers, dtype=dtype, **options)
+    # a stored set: every A (m·n values per mixture) in memory, S read on demand (the builders read S[0])
+    A = ds.A[:] if isinstance(ds, StoredSet) else ds.A
+    model = table[kind].build(A, ds.S, layers=layers, dtype=dtype, **options)
     grid = (ds.meta.get("energy_grid") or ds.meta.get("grid")) if isinstance(ds.meta, dict) else None
     model.contract["energy_grid"] = grid
     return model
@@ -247,7 +271,7 @@ def evaluate(
     Returns ``{"loss", "nmse_S", "nmse_A", "nmse_S_layers", "nmse_A_layers"}`` (means over samples; the A entries
     are None for S-only networks).
     """
-    ds = data if isinstance(data, Dataset) else as_dataset(data, name="data", dtype=model.dtype)
+    ds = data if isinstance(data, (Dataset, StoredSet)) else as_dataset(data, name="data", dtype=model.dtype)
     loss_fn = make_loss(loss, layer_weights)
     was_training = model.training
     model.eval()
@@ -257,9 +281,7 @@ def evaluate(
     s_layers = torch.zeros(model.layers, dtype=torch.float64)
     a_layers = torch.zeros(model.layers, dtype=torch.float64)
     for i in range(0, N, batch_size):
-        X = ds.X[i:i + batch_size].to(dev, dt)
-        A = ds.A[i:i + batch_size].to(dev, dt)
-        S = ds.S[i:i + batch_size].to(dev, dt)
+        X, A, S = (v.to(dev, dt) for v in ds.take(slice(i, i + batch_size)))
         As, Ss = _forward(model, X, A)
         b = X.shape[0]
         tot += float(loss_fn(As, Ss, A, S)) * b
@@ -351,7 +373,8 @@ def train(
     Parameters
     ----------
     model : an :class:`~semiblind.unrolled.base.UnrolledNet` (e.g. from :func:`build_model`); trained in place.
-    train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)`` or ``.npz`` path (see :func:`as_dataset`).
+    train_set, valid_set : ``MixtureSet``, dict, tuple ``(X, A, S)``, or a stored set read lazily: an ``.npz`` /
+        ``.h5`` path or a :class:`~semiblind.training.stored.StoredSet` (see :func:`as_dataset`).
         ``train_set`` may also be a :class:`~semiblind.training.simulated.SimulatedSource`: every global batch
         is simulated on the fly (seeded by seed, epoch and batch), ``per_epoch`` mixtures per epoch.
     epochs, lr, batch_size : paper defaults 100, 1e-4, 1. Adam uses β = (0.9, 0.999).
@@ -421,8 +444,12 @@ def train(
     va = as_dataset(valid_set, name="valid_set", dtype=dt) if valid_set is not None else None
     for nm, ds in (("train_set", tr), ("valid_set", va)):
         if ds is not None:
-            # e.g. |X| ~ 1e19 in float32: a sentence, not eigh failing
-            check_dynamic_range(ds.X, dt, name=f"X of {nm}", float64_hint="dtype='float64' (--dtype float64)")
+            # e.g. |X| ~ 1e19 in float32: a sentence, not eigh failing (a stored set: from its chunked scan)
+            hint = "dtype='float64' (--dtype float64)"
+            if isinstance(ds, StoredSet):
+                ds.check_range(dt, name=f"X of {nm}", float64_hint=hint)
+            else:
+                check_dynamic_range(ds.X, dt, name=f"X of {nm}", float64_hint=hint)
             model.check_data(int(ds.X.shape[1]), int(ds.A.shape[2]), what=nm)
 
     run_args = {"epochs_requested": epochs, "lr": float(lr), "batch_size": batch_size, "seed": seed,
@@ -508,7 +535,7 @@ def train(
                 idx = dctx.shard(idx)
             value = None
             if len(idx):
-                X, A, S = src.X[idx].to(dev), src.A[idx].to(dev), src.S[idx].to(dev)
+                X, A, S = (v.to(dev) for v in src.take(idx))  # a stored set: read from the file
                 As, Ss = _forward(model, X, A)
                 value = loss_fn(As, Ss, A, S)
             local = float(value.detach()) * len(idx) if value is not None else 0.0
@@ -609,5 +636,6 @@ def train(
                        out_dir=out)
 
 
-__all__ = ["LR_SCHEDULES", "SCHEDULES", "Dataset", "TrainResult", "as_dataset", "build_model", "evaluate", "kinds",
-           "load_npz_dataset", "lr_factor", "register_trainer", "resolve_schedule", "train", "trainers"]
+__all__ = ["LR_SCHEDULES", "SCHEDULES", "Dataset", "StoredSet", "TrainResult", "as_dataset", "build_model", "evaluate",
+           "kinds", "load_dataset", "load_npz_dataset", "lr_factor", "open_stored", "register_trainer",
+           "resolve_schedule", "train", "trainers"]

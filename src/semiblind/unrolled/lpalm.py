@@ -234,7 +234,8 @@ class LPALM(UnrolledNet):
 
     def initial_estimates(self, X: torch.Tensor, A0: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``Ã(0)`` and ``S̃(0) = 0`` for a batch ``X (B, m, t)``: ``Ã(0) = A0`` when given (``(m, n)`` or
-        ``(B, m, n)``, used as it is), else ``1/√m`` in every entry (the paper's start)."""
+        ``(B, m, n)``, used as it is), else ``1/√m`` in every entry (the paper's start). Only the shape, dtype
+        and device of ``X`` are read."""
         B, m, t = X.shape
         if A0 is None:
             A = torch.full((B, m, self.n), 1.0 / math.sqrt(m), dtype=X.dtype, device=X.device)
@@ -252,7 +253,7 @@ class LPALM(UnrolledNet):
         blocks, the S-update of a block and its share of ``XSᵀ`` and ``SSᵀ`` read the block once while it is in
         cache). All three give the same numbers up to floating-point rounding (the sums over pixels are
         accumulated in a different order). Subclasses that redefine ``s_step`` or ``a_step`` always take
-        ``"training"``."""
+        ``"training"``. :meth:`forward_chunks` runs the ``"blocked"`` evaluation on X read in pixel chunks."""
         grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
         # A subclass that redefines a layer's step (nonnegative LPALM, LPALM inside the IAE manifold) must be run
         # through its own s_step / a_step: the fast paths below inline LPALM's.
@@ -291,28 +292,60 @@ class LPALM(UnrolledNet):
             A = self.a_step(A, S, X, k)
         return A, S
 
-    def _run_blocked(self, X: torch.Tensor, A: torch.Tensor, S: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inference on large X: each layer sweeps the pixels in blocks of about
-        :data:`INFERENCE_BLOCK_BYTES` of X; per block the S-update (the layer's own rule) and the block's
-        ``XSᵀ``, ``SSᵀ`` (accumulated), then PALM's A-step from the two sums (:func:`gradient_step_a`)."""
+    @staticmethod
+    def _memory_blocks(X: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
+        """``(start, stop, X[..., start:stop])`` views of about :data:`INFERENCE_BLOCK_BYTES` of X each."""
         B, m, t = X.shape
         tb = max(1, INFERENCE_BLOCK_BYTES // (m * X.element_size()))
-        starts = range(0, t, tb)
+        return [(j, min(j + tb, t), X[..., j:j + tb]) for j in range(0, t, tb)]
+
+    def _run_blocked(self, blocks: Any, A: torch.Tensor, S: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference over pixel blocks: ``blocks`` is re-iterable and yields ``(start, stop, X_b (B, m, c))``
+        (the views of :meth:`_memory_blocks` for a large X in memory, or chunks read from a file,
+        :meth:`forward_chunks`). Each layer sweeps the blocks once: per block the S-update (the layer's own rule)
+        and the block's ``XSᵀ``, ``SSᵀ`` (accumulated), then PALM's A-step from the two sums
+        (:func:`gradient_step_a`)."""
+        B, m, n = A.shape
         S = S.clone()
         for k in range(self.layers):
             s_layer = self._s_layer(k)
-            XSt = X.new_zeros(B, m, self.n)
-            SSt = X.new_zeros(B, self.n, self.n)
-            for j in starts:
-                Xb = X[..., j:j + tb]
-                Sb = s_layer(S[..., j:j + tb], A, Xb)
-                S[..., j:j + tb] = Sb
-                XSt += Xb @ Sb.mT
+            XSt = A.new_zeros(B, m, n)
+            SSt = A.new_zeros(B, n, n)
+            for j0, j1, Xb in blocks:
+                Sb = s_layer(S[..., j0:j1], A, Xb)
+                S[..., j0:j1] = Sb
+                XSt += (Sb @ Xb.mT).mT  # S Xᵀ: X read in its own layout (faster)
                 SSt += Sb @ Sb.mT
             step = 1.0 / clamp_lipschitz(self.L_A[self._layer(k)])
-            A = gradient_step_a(A, S, X, step, SSt=SSt, XSt=XSt)
+            A = gradient_step_a(A, S, None, step, SSt=SSt, XSt=XSt)
         return A, S
+
+    @torch.no_grad()
+    def forward_chunks(self, X: Any, A0: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Separate one mixture read in pixel chunks; returns ``(A (1, m, n), S (1, n, t))``.
+
+        ``X`` is a :class:`~semiblind.solvers._chunked.PixelChunks` (or any re-iterable object with ``shape``
+        ``(B, m, t)``, ``dtype`` and ``device`` that yields ``(start, stop, X_b (B, m, c))``): each layer reads
+        it once, through the ``"blocked"`` evaluation of :meth:`inference_path`, so X is never held whole. The
+        result equals :meth:`forward` up to the order of the floating-point sums. Pixel model only: a
+        wavelet-mode network (its starlet transform mixes neighbouring pixels across chunks) and subclasses
+        that redefine ``s_step`` / ``a_step`` raise ``ValueError``. ``A0`` as in :meth:`forward`.
+        """
+        if self.wavelet:
+            raise ValueError("the LPALM model must be a pixel model (wavelet=False) to separate X in pixel chunks: "
+                             "the starlet transform of a wavelet-mode model mixes neighbouring pixels across "
+                             "chunks; got a wavelet-mode model (use the pixel model, e.g. lpalm-xray65, or no "
+                             "chunks).")
+        if type(self).s_step is not LPALM.s_step or type(self).a_step is not LPALM.a_step:
+            raise ValueError(f"X in pixel chunks needs LPALM's own layers; {type(self).__name__} redefines "
+                             "s_step or a_step, so it runs on a tensor X only.")
+        B, m, t = X.shape
+        self.check_data(int(m))
+        if X.dtype != self.dtype:
+            raise ValueError(f"X's chunks must be read in the network's dtype {self.dtype}; got {X.dtype}.")
+        A, S = self.initial_estimates(X, A0)
+        return self._run_blocked(X, A, S)
 
     def _run(self, X: torch.Tensor, return_layers: bool, A0: Any = None
              ) -> tuple[torch.Tensor, torch.Tensor, list, list]:
@@ -321,7 +354,7 @@ class LPALM(UnrolledNet):
         if path == "stacked":
             return (*self._run_stacked(X, A, S), [], [])
         if path == "blocked":
-            return (*self._run_blocked(X, A, S), [], [])
+            return (*self._run_blocked(self._memory_blocks(X), A, S), [], [])
 
         def layer(k: int, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             S_new = self.s_step(state["S"], state["A"], X, k)
