@@ -187,3 +187,35 @@ def test_the_fit_computes_on_the_resolved_device(name, xray, monkeypatch):
         fit(name, xray)  # device="cpu" passes the parameter check; _device says meta
     assert "same device" not in str(info.value), f"{name} mixes devices: {info.value}"
     assert sum(mode.ops.values()) >= 1, f"{name} failed before computing on its device: {info.value}"
+
+
+def test_device_names_accepted_by_the_parameter_check():
+    """``torch.device`` objects and ``"cuda:<index>"`` pass the parameter check (availability is checked at fit time:
+    on a CPU-only torch the CUDA ones are refused there, with their own sentence)."""
+    from semiblind.solvers.palm import PALM
+
+    X = np.abs(np.random.default_rng(0).standard_normal((8, 40)))
+    assert PALM(n_sources=2, device=torch.device("cpu"), max_iter=2).fit(X).mixing_.shape == (8, 2)
+    for dev in ("cuda:0", torch.device("cuda", 1)):
+        est = PALM(n_sources=2, device=dev, max_iter=2)
+        if torch.cuda.device_count() > 1:
+            continue
+        with pytest.raises(ValueError, match=r"^device .*(needs a torch built with CUDA|GPU)"):
+            est.fit(X)
+    for bad in ("meta", "cuda:x", "gpu", -1, True, 1.5):
+        with pytest.raises((ValueError, TypeError), match="device"):
+            PALM(n_sources=2, device=bad).fit(X)
+
+
+def test_a_module_given_as_model_is_not_changed_by_fitting():
+    """Fitting casts and moves a copy of a ``model=`` module, never the caller's own."""
+    from semiblind.api import separate
+    from semiblind.training.model_files import load_model
+
+    net = load_model("lpalm-xray65")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    X = np.abs(np.random.default_rng(1).standard_normal((65, 60)))
+    separate(X, 4, method="lpalm", model=net, dtype="float64")
+    assert net.training and all(v.dtype == torch.float32 for v in net.state_dict().values())
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

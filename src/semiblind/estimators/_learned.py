@@ -8,6 +8,7 @@ and source counts, energy grid), runs the network on ``X (B, m, t)`` and returns
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -77,8 +78,8 @@ class LearnedSeparator(BaseSeparator):
         self.verbose = verbose
 
     def _resolve_model(self, m: int) -> tuple[UnrolledNet, str]:
-        if isinstance(self.model, UnrolledNet):
-            net, label = self.model, f"<{type(self.model).__name__} module>"
+        if isinstance(self.model, UnrolledNet):  # a copy: fitting must not move or cast the caller's module
+            net, label = copy.deepcopy(self.model), f"<{type(self.model).__name__} module>"
         elif self.model is None:
             if self.needs_model_file:
                 raise ValueError(

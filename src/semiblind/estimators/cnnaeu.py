@@ -131,7 +131,8 @@ class CNNAEUSeparator(BaseSeparator):
         per_epoch = -(-n_p // self.batch_size)
         steps = self.epochs * per_epoch
         order = np.concatenate([gen.permutation(n_p) for _ in range(self.epochs)])
-        with torch.random.fork_rng(devices=[]):
+        # fork the generators this fit reseeds (manual_seed reseeds CUDA's too): the caller's states come back
+        with torch.random.fork_rng(devices=[cube.device] if cube.device.type == "cuda" else []):
             torch.manual_seed(torch_seed)
             net = CNNAEU(n_channels=m, n_sources=self.n_sources, kernel_size=self.kernel_size,
                          scale=float(self.scale), dtype=cube.dtype).to(cube.device)

@@ -29,6 +29,7 @@ family of the X-ray simulator); a grid with none is refused.
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -415,8 +416,8 @@ class SGMCA(_GMCAFamily):
         out, labels = [], []
         cache: dict[str, IAE] = {}
         for it in items:
-            if isinstance(it, IAE):
-                net, label = it, f"<IAE {it.family or 'module'}>"
+            if isinstance(it, IAE):  # a copy: fitting must not move or cast the caller's module
+                net, label = copy.deepcopy(it), f"<IAE {it.family or 'module'}>"
             else:
                 label = str(it)
                 if label not in cache:

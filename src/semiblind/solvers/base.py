@@ -9,6 +9,7 @@ tensors ``X (B, m, t)``; the base class handles validation, NumPy/torch conversi
 from __future__ import annotations
 
 import inspect
+import re
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -27,6 +28,7 @@ from .._validation import (
     RANDOM_STATE,
     Interval,
     Options,
+    Predicate,
     check_data,
     check_n_sources,
     validate_params,
@@ -76,11 +78,22 @@ class Separation:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _is_device(value: Any) -> bool:
+    """A device this library can name: ``"cpu"``, ``"mps"``, ``"cuda"``, ``"cuda:<index>"``, a CUDA index ≥ 0 or a
+    ``torch.device`` of those types (whether it is usable here is :func:`~semiblind._backend.resolve_device`'s
+    business, at fit time)."""
+    if isinstance(value, torch.device):
+        return value.type in ("cpu", "cuda", "mps")
+    if isinstance(value, str):
+        return re.fullmatch(r"cpu|mps|cuda(:\d+)?", value.strip()) is not None
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
 COMMON_CONSTRAINTS: dict[str, list] = {
     "n_sources": [Interval(int, 1, None, closed="left")],
     "random_state": [RANDOM_STATE],
     "dtype": [Options(("float32", "float64"))],
-    "device": [Options(("cpu", "cuda", "mps")), Interval(int, 0, None)],
+    "device": [Predicate(_is_device, "'cpu', 'cuda', 'cuda:<index>', 'mps', a CUDA index >= 0 or a torch.device")],
     "verbose": [BOOL],
 }
 
