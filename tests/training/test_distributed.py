@@ -33,7 +33,15 @@ WORKER = textwrap.dedent("""
     model = build_model("lpalm", tr, layers=3, dtype="float64")
     kw = dict(epochs=2, lr=3e-3, batch_size=5, seed=3, progress=False, lr_schedule="cosine", warmup=0.2,
               clip_grad=1.0)
-    res = train(model, tr, va, out_dir=out + "/run", distributed=None if mode == "dist" else False, **kw)
+    if mode == "dist-resume":  # stopped after its first epoch (max_seconds), then resumed from the checkpoint
+        first = train(model, tr, va, out_dir=out + "/run", distributed=None, max_seconds=1e-9, **kw)
+        model = build_model("lpalm", tr, layers=3, dtype="float64")
+        res = train(model, tr, va, out_dir=out + "/run", distributed=None, resume=True, **kw)
+        import os as _os
+        with open(f"{out}/epochs{_os.environ.get('RANK', '0')}.txt", "w") as f:
+            f.write(f"{first.epochs_run} {res.epochs_run} {len(res.history)}")
+    else:
+        res = train(model, tr, va, out_dir=out + "/run", distributed=None if mode == "dist" else False, **kw)
     import os
     rank = os.environ.get("RANK", "0")
     save_file({k: v.detach().numpy() for k, v in res.model.state_dict().items()}, f"{out}/rank{rank}.safetensors")
@@ -52,7 +60,10 @@ def _max_rel(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(b[k])), 1e-300)) for k in a)
 
 
-def test_two_processes_match_one_process(tmp_path):
+@pytest.mark.parametrize("mode", ["dist", "dist-resume"])
+def test_two_processes_match_one_process(tmp_path, mode):
+    """2 gloo processes, 2 epochs (``dist``), or 1 epoch stopped by ``max_seconds`` and resumed from the checkpoint
+    by both processes (``dist-resume``): the parameters of the single-process run (float64, ≤ 1e-6 relative)."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     single, multi = tmp_path / "single", tmp_path / "multi"
@@ -60,13 +71,15 @@ def test_two_processes_match_one_process(tmp_path):
     multi.mkdir()
     subprocess.run([sys.executable, str(script), str(single), "one"], check=True, env=_env(), timeout=120)
     port = str(free_port())
-    procs = [subprocess.Popen([sys.executable, str(script), str(multi), "dist"],
+    procs = [subprocess.Popen([sys.executable, str(script), str(multi), mode],
                               env=_env(RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
                                        MASTER_PORT=port)) for r in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     ref = load_file(str(single / "rank0.safetensors"))
     r0, r1 = load_file(str(multi / "rank0.safetensors")), load_file(str(multi / "rank1.safetensors"))
     assert _max_rel(r0, ref) < 1e-6 and _max_rel(r1, ref) < 1e-6
+    if mode == "dist-resume":  # each rank stopped after epoch 1 and its second call ran epoch 2 only
+        assert [(multi / f"epochs{r}.txt").read_text().split()[:2] for r in range(2)] == [["1", "2"]] * 2
     # the parameters moved (the comparison is not between two untrained models)
     init = build_model("lpalm", _tiny(), layers=3, dtype="float64").state_dict()
     assert any(float(np.max(np.abs(init[k].numpy() - ref[k]))) > 1e-4 for k in ref)
