@@ -393,8 +393,9 @@ def finished_run(tmp_path_factory):
     """One epoch of a 2-layer LPALM on 3 tiny mixtures, with its checkpoint."""
     folder = tmp_path_factory.mktemp("run")
     train = multi_dataset(folder)
+    # the paper's constant lr: a finished 1-epoch run can be extended to 2 by --resume (a one-cycle run cannot)
     rc = main(["train", "lpalm", "--train", str(train), "--out", str(folder / "run"), "--epochs", "1", "--layers",
-               "2", "--quiet"])
+               "2", "--quiet", "--schedule", "paper"])
     assert rc == 0
     return folder
 
@@ -409,7 +410,7 @@ def _copy_run(src: Path, dst: Path) -> tuple[Path, Path]:
 
 def _resume(run: Path, train: Path, *extra: str) -> list[str]:
     return ["train", "lpalm", "--train", str(train), "--out", str(run), "--epochs", "2", "--layers", "2", "--quiet",
-            "--resume", *extra]
+            "--schedule", "paper", "--resume", *extra]
 
 
 def _rewrite_tensors(run: Path, edit) -> None:

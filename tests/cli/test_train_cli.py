@@ -26,7 +26,8 @@ def test_train_lpalm_then_load_and_separate(tmp_path, capsys):
     _write_set(tmp_path / "valid.npz", 1, N=4)
     out = tmp_path / "model"
     base = ["train", "lpalm", "--train", str(tmp_path / "train.npz"), "--valid", str(tmp_path / "valid.npz"),
-            "--out", str(out), "--layers", "3", "--batch-size", "4", "--lr", "1e-3", "--quiet"]
+            "--out", str(out), "--layers", "3", "--batch-size", "4", "--lr", "1e-3", "--quiet",
+            "--schedule", "paper"]  # constant lr: a finished run can be extended by --resume
     args = [*base, "--epochs", "2"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -46,6 +47,12 @@ def test_train_lpalm_then_load_and_separate(tmp_path, capsys):
     assert main([*base, "--epochs", "3", "--resume"]) == 0
     assert len((out / "train_log.jsonl").read_text().splitlines()) == 3
     assert main([*args, "--overwrite"]) == 0
+    # the default (one-cycle) schedule is planned over its run: extending a finished one is refused, with the way out
+    fast = [*base[:7], str(tmp_path / "fast"), *base[8:-2]]
+    assert main([*fast, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*fast, "--epochs", "2", "--resume"]) == 2
+    assert "cannot be extended: start a new run, or train with --schedule paper" in capsys.readouterr().err
 
 
 def test_train_lista_and_errors(tmp_path, capsys):

@@ -252,8 +252,11 @@ def resume_checkpoint(directory: str | os.PathLike, *, model: torch.nn.Module, o
     recorded_args = info["args"]
     for key in compare:
         if recorded_args.get(key) != run_args.get(key):
+            hint = (" (a scheduled learning rate is planned over the whole run, so a finished run cannot be "
+                    "extended: start a new run, or train with --schedule paper, whose constant rate can be)"
+                    if key == "epochs_requested" else "")
             raise ValueError(f"resume needs the same {key} as the interrupted run ({recorded_args.get(key)!r}); "
-                             f"got {run_args.get(key)!r}.")
+                             f"got {run_args.get(key)!r}{hint}.")
     arch = info.get("model")
     mine = model_signature(model)
     if isinstance(arch, dict) and arch != mine:
