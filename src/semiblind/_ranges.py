@@ -61,7 +61,14 @@ def check_dynamic_range(x: Any, dtype: Any, *, name: str = "X",
         with np.errstate(over="ignore", under="ignore"):
             scaled = a / amax if amax > 0 and math.isfinite(amax) else a
             rms = float(np.sqrt(np.mean(np.square(scaled, dtype=np.float64)))) * amax
-    if amax == 0 or not math.isfinite(amax):
+    check_magnitude(amax, rms, n, dtype, name=name, float64_hint=float64_hint)
+
+
+def check_magnitude(amax: float, rms: float, n: int, dtype: Any, *, name: str = "X",
+                    float64_hint: str = "dtype='float64' (--set dtype=float64)") -> None:
+    """:func:`check_dynamic_range`'s test and sentence from the data's largest magnitude ``amax``, RMS ``rms`` and
+    number of entries ``n`` (for data scanned in chunks: memory-mapped cubes, stored training sets)."""
+    if n == 0 or amax == 0 or not math.isfinite(amax):
         return
     target = _np_dtype(dtype)
     low, high = magnitude_limits(n, target)

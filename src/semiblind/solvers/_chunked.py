@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .._backend import resolve_device, resolve_dtype
-from .._ranges import magnitude_limits
+from .._ranges import check_magnitude
 from .._validation import _check_variation, _shape_str, check_array, check_n_sources
 
 VALIDATION_PIXELS = 1 << 16
@@ -173,23 +173,8 @@ class PixelChunks:
 
     def _check_range(self, amax: float, rms: float) -> None:
         """:func:`semiblind._ranges.check_dynamic_range`'s test and sentence from the chunk-wise max and RMS."""
-        target = np.dtype(np.float64 if self.dtype == torch.float64 else np.float32)
-        n = self.m * self.t
-        low, high = magnitude_limits(n, target)
-        if low <= amax <= high:
-            return
-        side = "large" if amax > high else "small"
-        bound = f"above about {high:.2g}" if amax > high else f"below about {low:.2g}"
-        hint = f"divide {self.name} by its RMS ({rms:.3g}) so that its values are of order 1"
-        if target != np.float64:
-            w_low, w_high = magnitude_limits(n, np.float64)
-            if w_low <= amax <= w_high:
-                hint += ", or pass dtype='float64' (--set dtype=float64)"
-        raise ValueError(
-            f"{self.name} has values of magnitude up to {amax:.3g}, too {side} to compute with in {target.name} "
-            f"(products of {n} entries of that size {'overflow' if side == 'large' else 'underflow'} {bound}); "
-            f"{hint}."
-        )
+        check_magnitude(amax, rms, self.m * self.t, self.dtype, name=self.name,
+                        float64_hint="dtype='float64' (--set dtype=float64)")
 
 
 def _flat_view(x: Any) -> Any:

@@ -198,28 +198,13 @@ class StoredSet:
     def check_range(self, dtype: Any, *, name: str, float64_hint: str) -> None:
         """:func:`semiblind._ranges.check_dynamic_range` of X, from the chunked scan's ``max|X|`` and RMS: the
         same limits (:func:`semiblind._ranges.magnitude_limits`) and the same sentence."""
-        from .._ranges import magnitude_limits
+        from .._ranges import check_magnitude
 
         scan = self.scan()
         amax, rms, n = scan["amax"], scan["rms"], scan["entries"]
         if n == 0 or amax == 0 or not math.isfinite(amax):
             return
-        target = _np_dtype(dtype) if isinstance(dtype, torch.dtype) else np.dtype(dtype)
-        low, high = magnitude_limits(n, target)
-        if low <= amax <= high:
-            return
-        side = "large" if amax > high else "small"
-        bound = f"above about {high:.2g}" if amax > high else f"below about {low:.2g}"
-        hint = f"divide X by its RMS ({rms:.3g}) so that its values are of order 1"
-        if target != np.dtype(np.float64):
-            w_low, w_high = magnitude_limits(n, np.float64)
-            if w_low <= amax <= w_high:
-                hint += f", or pass {float64_hint}"
-        raise ValueError(
-            f"{name} has values of magnitude up to {amax:.3g}, too {side} to compute with in {target.name} "
-            f"(products of {n} entries of that size {'overflow' if side == 'large' else 'underflow'} {bound}); "
-            f"{hint}."
-        )
+        check_magnitude(amax, rms, n, dtype, name=name, float64_hint=float64_hint)
 
     def read_all(self) -> dict[str, Any]:
         """The whole set in memory: ``{"X", "A", "S"}`` tensors of this dtype and ``meta`` (the eager path)."""
