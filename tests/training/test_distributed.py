@@ -13,7 +13,7 @@ import torch
 from safetensors.numpy import load_file
 
 from semiblind.training import build_model, train
-from semiblind.training.distributed import DistContext, free_port, from_env, torchrun_command
+from semiblind.training.distributed import DistContext, free_port, from_env, local_worker_env
 
 WORKER = textwrap.dedent("""
     import sys
@@ -119,15 +119,32 @@ def test_single_process_is_unchanged_without_world_size(monkeypatch):
         train(build_model("lpalm", _tiny(), layers=2), _tiny(), epochs=1, progress=False, distributed="yes")
 
 
-def test_torchrun_command_is_local():
-    cmd = torchrun_command(2, ["train", "lpalm"], port=29511)
-    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "127.0.0.1" in cmd and "29511" in cmd
-    assert cmd[-3:] == ["semiblind", "train", "lpalm"]
-    with pytest.raises(ValueError, match="workers must be a positive int"):
-        torchrun_command(0, [])
+def test_local_worker_env_is_torchruns():
+    env = local_worker_env(1, 2, 29511)
+    assert env == {"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
+                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29511"}
+    for bad in ((0, 0), (2, 2), (-1, 2), (True, 2)):
+        with pytest.raises(ValueError, match="rank|world_size"):
+            local_worker_env(*bad, 29511)
 
 
-def test_cli_workers_runs_torchrun_and_matches_one_process(tmp_path, capsys):
+def test_cli_workers_error_is_one_line_with_exit_code_2(tmp_path, capfd):
+    """A worker that fails says so in one line; the command exits 2, with no launcher traceback and no abort."""
+    from semiblind.cli import main
+    from semiblind.data.mixtures import MixtureSet
+
+    X, A, S = _tiny()
+    MixtureSet(X=X, A=A, S=S).save(tmp_path / "tr.npz")
+    code = main(["train", "lpalm", "--train", str(tmp_path / "tr.npz"), "--out", str(tmp_path / "m"), "--layers",
+                 "2", "--epochs", "1", "--quiet", "--workers", "2", "--resume"])
+    err = capfd.readouterr().err
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("semiblind train: error: resume=True but") for ln in lines), err
+    assert "Traceback" not in err and "terminate called" not in err
+
+
+def test_cli_workers_matches_one_process(tmp_path, capsys):
     from semiblind.cli import main
     from semiblind.cli._workers import without_workers
     from semiblind.data.mixtures import MixtureSet

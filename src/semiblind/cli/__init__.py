@@ -130,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         code, msg = explain(exc)
         print(f"semiblind {args.verb}: error: {msg}", file=sys.stderr)
+        if "torch.distributed" in sys.modules:  # a data-parallel worker: leave its group, or gloo aborts at exit
+            from ..training.distributed import leave_process_group
+
+            leave_process_group()
         return code
 
 

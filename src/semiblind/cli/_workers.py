@@ -1,9 +1,12 @@
-"""``semiblind train ... --workers N``: the same command in N local data-parallel processes under torchrun.
+"""``semiblind train ... --workers N``: the same command in N local data-parallel processes.
 
-The command line is run again as ``python -m torch.distributed.run --nproc-per-node N --master-addr 127.0.0.1
---master-port <free port> -m semiblind train ...`` (without ``--workers``); each process then joins the process
-group from torchrun's environment (:mod:`semiblind.training.distributed`). On a cluster start torchrun yourself
-(``docs/distributed.md``).
+The command line is run again (without ``--workers``) as N processes ``python -m semiblind train ...``, each with
+the environment torchrun would give it (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR=127.0.0.1``, a free
+``MASTER_PORT``: :func:`semiblind.training.distributed.local_worker_env`); each joins the process group from it
+(:mod:`semiblind.training.distributed`). Started directly rather than under ``torch.distributed.run`` so that an
+error stays one line with exit code 2 (torchrun reports a failed worker with its own traceback and exit code 1):
+the first process to fail has printed its sentence; the others are then stopped. On a cluster start torchrun
+yourself (``docs/distributed.md``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,8 +47,9 @@ def without_workers(argv: Sequence[str]) -> list[str]:
 
 
 def relaunch(args: Any) -> int | None:
-    """Run the command in ``args.workers`` processes and return torchrun's exit code; None when this process
-    should train itself (no ``--workers``, ``--workers 1``, or already inside a torchrun process)."""
+    """Run the command in ``args.workers`` local processes and return 0 when all succeed, 2 when one fails
+    (after stopping the others); None when this process should train itself (no ``--workers``, ``--workers 1``,
+    or already inside a data-parallel process)."""
     workers = getattr(args, "workers", None)
     if workers is None or in_distributed_run():
         return None
@@ -51,13 +57,38 @@ def relaunch(args: Any) -> int | None:
         raise ValueError(f"--workers must be a positive integer; got {workers}.")
     if workers == 1:
         return None
-    from ..training.distributed import torchrun_command
+    from ..training.distributed import free_port, local_worker_env
 
     argv = getattr(args, "command_line", None)
     if not argv:
         raise ValueError("--workers needs the command line to relaunch; call semiblind.cli.main(argv).")
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.run(torchrun_command(workers, without_workers(argv)), env=env).returncode
+    port = free_port()
+    base = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    cmd = [sys.executable, "-m", "semiblind", *without_workers(argv)]
+    procs = [subprocess.Popen(cmd, env={**base, **local_worker_env(r, workers, port)}) for r in range(workers)]
+    try:
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [(r, c) for r, c in enumerate(codes) if c not in (None, 0)]
+            if failed:
+                for p in procs:
+                    if p.poll() is None:
+                        p.terminate()
+                for p in procs:
+                    p.wait()
+                rank, code = failed[0]
+                if code < 0:  # killed by a signal: it could not say why itself
+                    print(f"semiblind {getattr(args, 'verb', 'train')}: error: worker process {rank} of {workers} "
+                          f"ended with signal {-code}.", file=sys.stderr)
+                return 2
+            if all(c == 0 for c in codes):
+                return 0
+            time.sleep(0.1)
+    except BaseException:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        raise
 
 
 __all__ = ["add_workers", "in_distributed_run", "relaunch", "without_workers"]

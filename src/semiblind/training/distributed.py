@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,14 +106,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def torchrun_command(workers: int, module_args: Sequence[str], *, port: int | None = None) -> list[str]:
-    """The command that runs ``python -m semiblind <module_args>`` in ``workers`` local processes under
-    ``torch.distributed.run`` (127.0.0.1, a free port)."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int; got {workers!r}.")
-    port = free_port() if port is None else int(port)
-    return [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(workers),
-            "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "semiblind", *module_args]
+def local_worker_env(rank: int, world_size: int, port: int, host: str = "127.0.0.1") -> dict[str, str]:
+    """The environment torchrun gives process ``rank`` of ``world_size`` on one machine (``RANK``,
+    ``LOCAL_RANK``, ``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``): what
+    :func:`from_env` reads."""
+    for name, v, low in (("world_size", world_size, 1), ("rank", rank, 0)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{name} must be an int >= {low}; got {v!r}.")
+    if rank >= world_size:
+        raise ValueError(f"rank must be below world_size ({world_size}); got {rank}.")
+    return {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size),
+            "LOCAL_WORLD_SIZE": str(world_size), "MASTER_ADDR": host, "MASTER_PORT": str(int(port))}
 
 
-__all__ = ["DistContext", "free_port", "from_env", "torchrun_command"]
+def leave_process_group() -> None:
+    """Destroy the default process group if this process joined one (an exit with the group still open ends in
+    ``terminate called without an active exception``, SIGABRT, on gloo)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+__all__ = ["DistContext", "free_port", "from_env", "leave_process_group", "local_worker_env"]
