@@ -21,6 +21,13 @@ def test_table2_smoke(table2):
         assert (out / name).stat().st_size > 0
     md = table2["markdown"]
     assert "0.0002" in md and "wavelet" in md and "Image size" in md
+    # per-layer NMSE(A) of the trained networks on the generalisation images: one value per layer, and the layers
+    # improve on the start Ã(0) = 1/√m (all columns equal)
+    for nm in ("LPALM", "LISTA"):
+        layers = doc["layers_gen"][nm]
+        assert len(layers) == lr.SMOKE.layers
+        assert layers[-1] < layers[0], layers
+    assert "lowest at layer" in md
 
 
 def test_table2_smoke_direction_on_the_papers_matrices(table2, shared_xray):
