@@ -15,15 +15,14 @@ from typing import Any
 from ._common import UsageError
 from ._runtime import threads_in_use
 
-# Wall-clock seconds of `semiblind reproduce NAME --quick` measured on the 2-core development machine under load
-# (one thread; load average 6-8 from other jobs), for the estimate printed before a run starts. Targets without
-# an entry have no measured time yet.
-# Wall-clock of `reproduce NAME --quick` measured on the 2-core development machine, one thread, mostly while
-# other jobs kept its load average at 5-8 (docs/results.md); a quiet machine is faster.
+# Wall-clock seconds of `semiblind reproduce NAME --quick` measured on the 2-core development machine, one thread,
+# mostly while other jobs kept its load average at 5-8 (docs/results.md; a quiet machine is faster), for the estimate
+# printed before a run starts. Targets without an entry have no measured time yet.
 QUICK_SECONDS: dict[str, float] = {
     "unrolled-nnls-toy": 58.0,
     "lpalm-table1": 176.0,  # a quieter run (over 300 s at load 6-8)
-    "lpalm-table2": 790.0,  # 742-838 s at load 6-8
+    "lpalm-table2": 447.0,  # quiet machine, after the 40-epoch training (742-838 s at load 6-8 with 8 epochs)
+    "lpalm-appendix-d3": 194.0,  # quiet machine
     "almu-table1": 576.0,
     "almu-table2": 284.0,
     "sgmca-iae": 255.0,
