@@ -30,6 +30,27 @@ def test_training_set_follows_the_fitted_statistics(fits):
     np.testing.assert_array_equal(ms.X, again.X)
 
 
+def test_training_set_from_a_bank_of_reference_images():
+    maps = realistic.reference_maps(0, (64, 64), n_images=3)
+    assert maps.shape == (3, 4, 64, 64)
+    bank = realistic.ggd_fits(maps)
+    assert len(bank) == 3 and all(len(b) == 4 for b in bank)
+    A_tr, _, _ = _A(12)
+    ms = realistic.training_set(A_tr, bank, pixels=3000, rng=1)
+    # every mixture takes all four sources from one reference image's fits, and the set uses several images
+    frac = (ms.S != 0).mean(axis=2)  # (12, 4)
+    ps = np.array([[f.p for f in b] for b in bank])  # (3, 4)
+    dist = np.abs(frac[:, None, :] - ps[None]).max(axis=-1)  # (12, 3)
+    assert (dist.min(axis=1) <= 1.5 / 3000).all()
+    assert len(set(dist.argmin(axis=1).tolist())) > 1
+    np.testing.assert_array_equal(ms.X, realistic.training_set(A_tr, bank, pixels=3000, rng=1).X)
+    assert len(ms.meta["fits"]) == 3
+    with pytest.raises(TypeError, match="fits must be"):
+        realistic.training_set(A_tr, [bank[0], bank[1][:3]])
+    with pytest.raises(ValueError, match="n_images"):
+        realistic.reference_maps(0, (32, 32), n_images=0)
+
+
 def test_detail_test_set_randomised_and_not(fits):
     _, A_te, _ = _A(2)
     rnd = realistic.detail_test_set(A_te, image=(32, 32), randomize=True, seed=3)

@@ -9,7 +9,8 @@ Shapes: X ``(N, m, t)`` or ``(N, m, H, W)``, A ``(N, m, n)``, S ``(N, n, t)`` / 
   ``[seed, 1]`` for test maps), so the GGD statistics are fitted on maps never used for testing.
 * **Training set** (App. B, :func:`ggd_fits`, :func:`training_set`): per source, a generalised Gaussian (mean,
   scale, shape) fitted to the non-zero starlet detail coefficients of its reference map, and the fraction ``p``
-  of non-zero coefficients (:func:`semiblind.data.sources.fit_ggd_to_map`); each training source row holds
+  of non-zero coefficients (:func:`semiblind.data.sources.fit_ggd_to_map`) — or a bank of such fits, one per
+  reference image, each mixture drawing its sources from one image's fits; each training source row holds
   ``round(t·p)`` GGD draws and ``(1 − p)·t`` zeros, shuffled (:func:`semiblind.data.sources.sample_ggd_fit`);
   rows of unit l2 norm; ``X = A S + N`` at 30 dB (:func:`semiblind.mixing.add_noise`). Default ``t = 3000``.
 * **Test set** (§3.2, :func:`detail_test_set`): Cas A-like maps in the first starlet detail domain
@@ -71,21 +72,43 @@ def _check_image(image: Any) -> tuple[int, int]:
     return int(image[0]), int(image[1])
 
 
-def reference_maps(seed: int = 0, image: tuple[int, int] = (128, 128)) -> np.ndarray:
+def reference_maps(seed: int = 0, image: tuple[int, int] = (128, 128), n_images: int | None = None) -> np.ndarray:
     """The Cas A-like reference maps ``(4, H, W)`` (synchrotron, thermal, iron-1, iron-2) that the GGDs are
-    fitted to; drawn from the reference stream of ``seed``, never from the stream of the test maps."""
+    fitted to, or ``(n_images, 4, H, W)`` for ``n_images`` independent reference images; drawn from the
+    reference stream of ``seed``, never from the stream of the test maps."""
     gen, _ = _streams(_check_seed(seed))
     H, W = _check_image(image)
-    return _src.casa_like_maps(H, W, gen, normalize="max")
+    if n_images is None:
+        return _src.casa_like_maps(H, W, gen, normalize="max")
+    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
+        raise ValueError(f"n_images must be a positive int or None; got {n_images!r}.")
+    return _src.casa_like_maps(H, W, gen, n_maps=int(n_images), normalize="max")
 
 
-def ggd_fits(maps: Any, n_scales: int = 1) -> list[_src.GGDFit]:
+def ggd_fits(maps: Any, n_scales: int = 1) -> list[_src.GGDFit] | list[list[_src.GGDFit]]:
     """One :class:`~semiblind.data.sources.GGDFit` per map of ``maps (n, H, W)``, fitted to the non-zero
-    coefficients of its first ``n_scales`` starlet detail scales (App. B; the test set uses scale 1)."""
+    coefficients of its first ``n_scales`` starlet detail scales (App. B; the test set uses scale 1). For
+    ``maps (R, n, H, W)`` (R reference images), a *bank*: one such list per image, which :func:`training_set`
+    samples from image by image."""
     arr = np.asarray(maps, dtype=np.float64)
+    if arr.ndim == 4:
+        return [ggd_fits(r, n_scales) for r in arr]
     if arr.ndim != 3:
-        raise ValueError(f"maps must be (n, H, W) reference images; got an array of shape {arr.shape}.")
+        raise ValueError(f"maps must be (n, H, W) reference images, or (R, n, H, W) for R of them; got an array "
+                         f"of shape {arr.shape}.")
     return [_src.fit_ggd_to_map(r, n_scales) for r in arr]
+
+
+def _fit_bank(fits: Any) -> list[list[_src.GGDFit]]:
+    """``fits`` as a bank: a list of per-image lists of fits (a single list becomes a bank of one)."""
+    if isinstance(fits, (list, tuple)) and fits and all(isinstance(f, _src.GGDFit) for f in fits):
+        return [list(fits)]
+    if (isinstance(fits, (list, tuple)) and fits and all(isinstance(b, (list, tuple)) and b for b in fits)
+            and all(isinstance(f, _src.GGDFit) for b in fits for f in b)
+            and len({len(b) for b in fits}) == 1):
+        return [list(b) for b in fits]
+    raise TypeError("fits must be a non-empty list of GGDFit (one per source), or a list of such lists of "
+                    f"equal length (one per reference image); got {type(fits).__name__}.")
 
 
 def mixing_matrices(source: str = "auto", *, n_train: int = 750, n_test: int = 150, data_path: Any = None,
@@ -133,22 +156,37 @@ def _mix(A: np.ndarray, S: np.ndarray, snr_db: float, gen: np.random.Generator) 
     return X, N
 
 
-def training_set(A: Any, fits: list[_src.GGDFit], *, pixels: int = TRAIN_PIXELS, snr_db: float = SNR_DB,
+def training_set(A: Any, fits: Any, *, pixels: int = TRAIN_PIXELS, snr_db: float = SNR_DB,
                  rng: Any = None, dtype: Any = "float32") -> MixtureSet:
     """App. B training mixtures: for every matrix of ``A (N, m, n)``, sources drawn from ``fits`` (one per
     source, :func:`semiblind.data.sources.sample_ggd_fit`: ``round(t·p)`` GGD draws, the rest zeros, shuffled,
-    unit-l2 rows), ``X = A S + N`` at ``snr_db``. Returns a :class:`MixtureSet` with ``meta["pixels"] = t``."""
+    unit-l2 rows), ``X = A S + N`` at ``snr_db``. ``fits`` may be a bank (one list of fits per reference
+    image, :func:`ggd_fits` on ``(R, n, H, W)`` maps): every mixture then takes all its sources from the fits of
+    one reference image drawn uniformly at random, so the set spans the statistics of R images, not one.
+    Returns a :class:`MixtureSet` with ``meta["pixels"] = t``."""
     A = np.asarray(A, dtype=np.float64)
-    if A.ndim != 3 or A.shape[2] != len(fits):
-        raise ValueError(f"A must be (N, m, n) with n = {len(fits)} (one GGD fit per source); got shape "
+    bank = _fit_bank(fits)
+    n = len(bank[0])
+    if A.ndim != 3 or A.shape[2] != n:
+        raise ValueError(f"A must be (N, m, n) with n = {n} (one GGD fit per source); got shape "
                          f"{A.shape}.")
     gen = make_rng(rng)
-    S = _src.sample_ggd_fit(fits, pixels, gen, n_samples=A.shape[0], normalize="l2")
-    X, N = _mix(A, S, snr_db, gen)
+    N = A.shape[0]
+    pixels = int(pixels)
+    if len(bank) == 1:
+        S = _src.sample_ggd_fit(bank[0], pixels, gen, n_samples=N, normalize="l2")
+    else:
+        which = gen.integers(0, len(bank), size=N)
+        S = np.zeros((N, n, pixels))
+        for r in np.unique(which):  # one vectorised draw per reference image (a handful), not per mixture
+            idx = np.flatnonzero(which == r)
+            S[idx] = _src.sample_ggd_fit(bank[r], pixels, gen, n_samples=idx.size, normalize="l2")
+    X, N_ = _mix(A, S, snr_db, gen)
     dt = np.float64 if str(dtype) == "float64" else np.float32
     meta = {"protocol": "LPALM App. B (GGD fitted to Cas A-like starlet detail coefficients)",
-            "pixels": int(pixels), "snr_db": float(snr_db), "fits": [f.to_dict() for f in fits]}
-    return MixtureSet(X.astype(dt), A.astype(dt), S.astype(dt), N.astype(dt), meta=meta)
+            "pixels": pixels, "snr_db": float(snr_db),
+            "fits": [f.to_dict() for f in bank[0]] if len(bank) == 1 else [[f.to_dict() for f in b] for b in bank]}
+    return MixtureSet(X.astype(dt), A.astype(dt), S.astype(dt), N_.astype(dt), meta=meta)
 
 
 def _test_maps(n_samples: int, image: tuple[int, int], seed: int) -> np.ndarray:
