@@ -27,7 +27,10 @@ import torch
 from semiblind.data import casa, realistic
 from semiblind.experiments import lpalm_realistic as lr
 from semiblind.training import build_model, train
+from semiblind.prox import soft_threshold
+from semiblind.stats import mad_std
 from semiblind.training.losses import nmse
+from semiblind.unrolled.lpalm import LPALM
 
 
 def weighted_loss(a_weight: float, layer_weights: list[float] | None):
@@ -45,6 +48,17 @@ def weighted_loss(a_weight: float, layer_weights: list[float] | None):
     return loss
 
 
+class MadLPALM(LPALM):
+    """Variant (not the paper's): layer k thresholds each source row at ``κ(k) · MAD(Z_i)`` of its own
+    pre-threshold values ``Z = (I − W(k)ᵀÃ)S̃ + W(k)ᵀX`` (GMCA's rule), with κ(k) learned (stored as θ)."""
+
+    def s_step(self, S, A, X, k):
+        W = self.W[self._layer(k)]
+        Z = S + W.mT @ (X - A @ S)
+        theta = self.layer_theta(k) * mad_std(Z, dim=-1).unsqueeze(-1)
+        return soft_threshold(Z, theta)
+
+
 def validation_matrices(n_train: int, n_valid: int) -> np.ndarray:
     bank = casa.paper_mixing_matrices(None)
     tr, _ = casa.lpalm_split(bank)
@@ -52,6 +66,18 @@ def validation_matrices(n_train: int, n_valid: int) -> np.ndarray:
     free = np.array([i for i in range(tr.size) if i not in used])
     pick = free[np.linspace(0, free.size - 1, n_valid).round().astype(np.int64)]
     return bank[tr[pick]]
+
+
+def run_net(net, X, mode):
+    """The trained network on ``X (B, m, t)`` fed as the ``"lpalm"`` separator feeds it (``mode``)."""
+    from semiblind.estimators._lpalm_scaling import input_scale_factor, pixel_factor, threshold_scaled
+
+    Xt = torch.as_tensor(np.asarray(X), dtype=net.dtype)
+    c = input_scale_factor(net, Xt, None, net.n)
+    run = threshold_scaled(net, pixel_factor(net, Xt, None)) if mode == "pixel" else net
+    with torch.no_grad():
+        A, S = run(Xt * c)
+    return A.numpy(), (S / c).numpy()
 
 
 def evaluate(run, sets: dict) -> dict:
@@ -74,7 +100,8 @@ def main() -> None:
     p.add_argument("--n-valid", type=int, default=30)
     p.add_argument("--a-weight", type=float, default=1.0)
     p.add_argument("--layer-weights", default="last", choices=("last", "linear", "uniform"))
-    p.add_argument("--threshold", default="scalar", choices=("scalar", "per-source"))
+    p.add_argument("--threshold", default="scalar", choices=("scalar", "per-source", "mad"))
+    p.add_argument("--kappa0", type=float, default=1.0, help="initial κ(k) of --threshold mad")
     p.add_argument("--layers", type=int, default=25)
     p.add_argument("--n-ref", type=int, default=None,
                    help="fit the GGDs on R reference images (a bank, one image's fits per mixture) instead of one")
@@ -110,16 +137,22 @@ def main() -> None:
     rec = {"n_train": a.n_train, "epochs": a.epochs, "lr": a.lr, "a_weight": a.a_weight,
            "layer_weights": a.layer_weights, "threshold": a.threshold, "layers": K, "seed": a.seed,
            "n_ref": a.n_ref, "ref_image": list(s.ref_image)}
-    model = build_model("lpalm", data.train, layers=K, threshold=a.threshold)
+    if a.threshold == "mad":
+        model = MadLPALM.for_training(torch.as_tensor(data.train.A), torch.as_tensor(data.train.S), layers=K)
+        with torch.no_grad():
+            model.theta.fill_(a.kappa0)
+    else:
+        model = build_model("lpalm", data.train, layers=K, threshold=a.threshold)
     t0 = time.perf_counter()
     res = train(model, data.train, None, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, seed=a.seed,
                 loss=weighted_loss(a.a_weight, lw), lr_schedule=s.lr_schedule, warmup=s.warmup,
                 clip_grad=s.clip_grad, progress=False)
     rec["train_seconds"] = round(time.perf_counter() - t0, 1)
     net = res.model
-    rec.update(evaluate(lambda X: lr._lpalm(net, X)[:2], sets))
+    mode = "energy" if a.threshold == "mad" else lr.LPALM_INPUT_SCALE  # MAD thresholds follow the data's scale
+    rec.update(evaluate(lambda X: run_net(net, X, mode), sets))
     rec["layers_valid"] = [float(f"{v:.4g}") for v in lr.per_layer_nmse_A(net, sets["valid"][0].X,
-                                                                          sets["valid"][0].A)]
+                                                                          sets["valid"][0].A, input_scale=mode)]
     if a.gmca:
         def gmca(X):
             est, _ = lr._fit_batch("gmca", X, a.seed)

@@ -350,10 +350,12 @@ def test_shipped_model_with_legacy_config_loads_and_gives_the_outputs_of_before_
                 [2.491727829, 11.001332283, 9.998535156, 1.871295691],
                 [6.517005444, -0.532029271, 6.516841412, 8.08632946]]
     # float32 rounding: XSᵀ is evaluated as (S Xᵀ)ᵀ since the recording (2× faster), which moved entries by up to
-    # 7.6e-6 relative after 25 layers; another model or config would move them by O(1).
-    np.testing.assert_allclose(A[0, :5].numpy(), A_before, rtol=3e-5, atol=1e-7)
-    np.testing.assert_allclose(S[1, :, :4].numpy(), S_before, rtol=3e-5, atol=3e-5)
-    assert float(A.double().sum()) == pytest.approx(7.831680228700861, rel=3e-5)
+    # 7.6e-6 relative after 25 layers on the recording machine; on an AMD EPYC (another BLAS code path, same
+    # code, same commit) entries differ from the recording by up to 7.7e-5 relative. Another model or config
+    # would move them by O(1).
+    np.testing.assert_allclose(A[0, :5].numpy(), A_before, rtol=3e-4, atol=1e-7)
+    np.testing.assert_allclose(S[1, :, :4].numpy(), S_before, rtol=3e-4, atol=3e-4)
+    assert float(A.double().sum()) == pytest.approx(7.831680228700861, rel=3e-4)
     assert float(S.double().sum()) == pytest.approx(11727.988305047154, rel=3e-5)
 
 
