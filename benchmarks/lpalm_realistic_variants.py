@@ -8,11 +8,13 @@ randomised as in App. D.3) — every choice is made on these — and, in distrib
 training fits on the same matrices (``valid_ggd``). Test: the quick Table 2 test set (30 test matrices,
 64² maps, seed 0; "one" = the middle matrix, "gen" = the other 29) and its D.3 twin (not randomised).
 
-Usage: ``python benchmarks/lpalm_realistic_variants.py [--epochs 40] [--n-train 300] [--a-weight 1]
-[--layer-weights last|linear|uniform] [--threshold scalar|per-source] [--n-ref R] [--ref-size 64]
-[--threads 1] [--gmca]
-[--json-lines FILE]``. ``--a-weight w`` trains on ``NMSE(S) + w·NMSE(A)`` (paper eq. 9 is ``w = 1``).
-Needs ``../shared/data/xray`` for the paper's matrices (the simulator's otherwise).
+Usage: ``python benchmarks/lpalm_realistic_variants.py [--epochs 40] [--n-train 300] [--lr 3e-3] [--a-weight 1]
+[--layer-weights last|linear|uniform] [--threshold scalar|per-source|mad] [--s-update lista-cp|ista-llt|lista]
+[--n-ref R] [--ref-size 64] [--threads 1] [--gmca] [--json-lines FILE]``. ``--a-weight w`` trains on
+``NMSE(S) + w·NMSE(A)`` (paper eq. 9 is ``w = 1``); ``--threshold mad`` is :class:`MadLPALM` (GMCA's MAD rule
+with a learned factor, not the paper's); ``--n-ref R`` fits the GGDs on R reference images (a bank,
+:func:`semiblind.data.realistic.training_set`). Needs ``../shared/data/xray`` (the paper's matrices). Results of
+the variants: ``docs/results.md``, "#13, third session".
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import torch
 
 from semiblind.data import casa, realistic
 from semiblind.experiments import lpalm_realistic as lr
-from semiblind.training import build_model, train
 from semiblind.prox import soft_threshold
 from semiblind.stats import mad_std
+from semiblind.training import build_model, train
 from semiblind.training.losses import nmse
 from semiblind.unrolled.lpalm import LPALM
 
@@ -101,6 +103,7 @@ def main() -> None:
     p.add_argument("--a-weight", type=float, default=1.0)
     p.add_argument("--layer-weights", default="last", choices=("last", "linear", "uniform"))
     p.add_argument("--threshold", default="scalar", choices=("scalar", "per-source", "mad"))
+    p.add_argument("--s-update", default="lista-cp", choices=("lista-cp", "ista-llt", "lista"))
     p.add_argument("--kappa0", type=float, default=1.0, help="initial κ(k) of --threshold mad")
     p.add_argument("--layers", type=int, default=25)
     p.add_argument("--n-ref", type=int, default=None,
@@ -135,14 +138,14 @@ def main() -> None:
     K = a.layers
     lw = {"last": None, "linear": [(k + 1) / K for k in range(K)], "uniform": [1.0] * K}[a.layer_weights]
     rec = {"n_train": a.n_train, "epochs": a.epochs, "lr": a.lr, "a_weight": a.a_weight,
-           "layer_weights": a.layer_weights, "threshold": a.threshold, "layers": K, "seed": a.seed,
-           "n_ref": a.n_ref, "ref_image": list(s.ref_image)}
+           "layer_weights": a.layer_weights, "threshold": a.threshold, "s_update": a.s_update, "layers": K,
+           "seed": a.seed, "n_ref": a.n_ref, "ref_image": list(s.ref_image)}
     if a.threshold == "mad":
         model = MadLPALM.for_training(torch.as_tensor(data.train.A), torch.as_tensor(data.train.S), layers=K)
         with torch.no_grad():
             model.theta.fill_(a.kappa0)
     else:
-        model = build_model("lpalm", data.train, layers=K, threshold=a.threshold)
+        model = build_model("lpalm", data.train, layers=K, threshold=a.threshold, s_update=a.s_update)
     t0 = time.perf_counter()
     res = train(model, data.train, None, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, seed=a.seed,
                 loss=weighted_loss(a.a_weight, lw), lr_schedule=s.lr_schedule, warmup=s.warmup,

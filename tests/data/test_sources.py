@@ -49,6 +49,18 @@ def test_fit_ggd_recovers_gaussian_detail_coefficients():
     assert fit.p == 1.0
 
 
+def test_fit_ggd_to_one_scale():
+    # scale j of 1-D white noise alone: w_j = c_{j-1} − c_j has a smaller variance than w_1 for j > 1 (the
+    # smoothed signals carry less power), so the fitted scale falls; only_scale=1 equals the first-scale fit
+    x = np.random.default_rng(0).standard_normal(20_000)
+    one = src.fit_ggd_to_map(x, 1, max_coefficients=20_000)
+    assert src.fit_ggd_to_map(x, 3, max_coefficients=20_000, only_scale=1) == one
+    third = src.fit_ggd_to_map(x, 3, max_coefficients=20_000, only_scale=3)
+    assert third.scale < 0.5 * one.scale and abs(third.beta - 2.0) < 0.3
+    with pytest.raises(ValueError, match="only_scale"):
+        src.fit_ggd_to_map(x, 2, only_scale=3)
+
+
 def test_fit_ggd_nonzero_fraction_of_a_compact_map():
     # A 4×4 square in a 64×64 map: with 3 scales the B3 kernels reach 2 + 4 + 8 = 14 pixels, so non-zero
     # detail coefficients live in a (4 + 2·14)² window at most, at every scale.

@@ -150,11 +150,13 @@ class GGDFit:
         return asdict(self)
 
 
-def fit_ggd_to_map(map_: Any, n_scales: int = 3, *, max_coefficients: int = 10000) -> GGDFit:
+def fit_ggd_to_map(map_: Any, n_scales: int = 3, *, max_coefficients: int = 10000,
+                   only_scale: int | None = None) -> GGDFit:
     """Fit a GGD to the non-zero starlet detail coefficients of one reference map (LPALM paper, App. B).
 
     ``map_`` is a 2-D image ``(H, W)`` (2-D starlet) or a 1-D signal ``(t,)`` (1-D starlet); the ``n_scales``
-    detail scales ``w_1 … w_J`` of :func:`semiblind.transforms.starlet_forward` are pooled. Coefficients with
+    detail scales ``w_1 … w_J`` of :func:`semiblind.transforms.starlet_forward` are pooled, or only scale
+    ``w_j`` with ``only_scale=j`` (``1 ≤ j ≤ n_scales``; for per-scale statistics). Coefficients with
     ``|w| > 1e-10·max|w|`` count as non-zero; ``p`` is their fraction. Mean, scale and shape are
     maximum-likelihood estimates (``scipy.stats.gennorm.fit``) on at most ``max_coefficients`` of them (an
     evenly spaced subset, so the fit is deterministic).
@@ -171,7 +173,12 @@ def fit_ggd_to_map(map_: Any, n_scales: int = 3, *, max_coefficients: int = 1000
         raise ValueError("map_ must contain only finite values; got NaN or infinite entries.")
     J = check_int(n_scales, "n_scales")
     details, _ = starlet_forward(arr, J, ndim=arr.ndim)
-    w = np.asarray(details, dtype=np.float64).ravel()
+    details = np.asarray(details, dtype=np.float64)
+    if only_scale is not None:
+        if isinstance(only_scale, bool) or not isinstance(only_scale, (int, np.integer)) or not 1 <= only_scale <= J:
+            raise ValueError(f"only_scale must be an int in [1, n_scales = {J}] or None; got {only_scale!r}.")
+        details = details[int(only_scale) - 1]
+    w = details.ravel()
     peak = float(np.max(np.abs(w))) if w.size else 0.0
     if peak == 0.0:
         raise ValueError("map_ must have structure: all of its starlet detail coefficients are zero.")
