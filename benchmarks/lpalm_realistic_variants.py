@@ -110,13 +110,16 @@ def main() -> None:
                    help="fit the GGDs on R reference images (a bank, one image's fits per mixture) instead of one")
     p.add_argument("--ref-size", type=int, default=None, help="side of the reference images (default: QUICK's)")
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the quick protocol's")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gmca", action="store_true", help="also GMCA (defaults) on the same images")
     p.add_argument("--json-lines", default=None)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    s = lr.dataclasses.replace(lr.QUICK, n_train=a.n_train, epochs=a.epochs, lr=a.lr, layers=a.layers)
+    a.batch_size = a.batch_size or lr.QUICK.batch_size
+    s = lr.dataclasses.replace(lr.QUICK, n_train=a.n_train, epochs=a.epochs, lr=a.lr, layers=a.layers,
+                             batch_size=a.batch_size)
     if a.ref_size:
         s = lr.dataclasses.replace(s, ref_image=(a.ref_size, a.ref_size))
     data = lr._data(s, a.seed, None)
@@ -137,7 +140,7 @@ def main() -> None:
     }
     K = a.layers
     lw = {"last": None, "linear": [(k + 1) / K for k in range(K)], "uniform": [1.0] * K}[a.layer_weights]
-    rec = {"n_train": a.n_train, "epochs": a.epochs, "lr": a.lr, "a_weight": a.a_weight,
+    rec = {"n_train": a.n_train, "epochs": a.epochs, "lr": a.lr, "batch_size": a.batch_size, "a_weight": a.a_weight,
            "layer_weights": a.layer_weights, "threshold": a.threshold, "s_update": a.s_update, "layers": K,
            "seed": a.seed, "n_ref": a.n_ref, "ref_image": list(s.ref_image)}
     if a.threshold == "mad":
