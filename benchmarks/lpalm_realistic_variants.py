@@ -76,7 +76,7 @@ def run_net(net, X, mode):
 
     Xt = torch.as_tensor(np.asarray(X), dtype=net.dtype)
     c = input_scale_factor(net, Xt, None, net.n)
-    run = threshold_scaled(net, pixel_factor(net, Xt, None)) if mode == "pixel" else net
+    run = threshold_scaled(net, pixel_factor(net, Xt)) if mode == "pixel" else net
     with torch.no_grad():
         A, S = run(Xt * c)
     return A.numpy(), (S / c).numpy()

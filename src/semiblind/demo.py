@@ -20,9 +20,11 @@ The demo is the library's front door (issue #6). In one call, :func:`run_demo`
 Settings that are not the methods' defaults, and why (all computed from the data, never from the truth):
 
 - **LPALM** runs the shipped image model ``lpalm-xray65-image`` (wavelet mode: the layers on the cube's 4
-  starlet detail scales, the coarse scale of S as Ã⁺c_X; trained on App. B GGD sources by
-  ``scripts/train_shipped_lpalm_image.py``) with the input scaling its data contract names (``"energy"``: the
-  detail scales brought to ``‖Z‖²_F = n``, S scaled back; see :class:`semiblind.estimators.lpalm.LPALMSeparator`).
+  starlet detail scales, the coarse scale of S as Ã⁺c_X; trained by ``scripts/train_shipped_lpalm_image.py`` on
+  detail coefficients of simulated Cas A-like cubes, :func:`semiblind.data.realistic.cube_training_set`, whose
+  seeds are neither the demo's nor the validation cubes') with the input scaling its data contract names
+  (``"pixel"``: the detail scales brought to ``‖Z‖²_F = n`` and the thresholds to the per-coefficient scale of
+  training, S scaled back; see :class:`semiblind.estimators.lpalm.LPALMSeparator`).
   Flat ``(m, t)`` data would get the pixel model ``lpalm-xray65`` instead.
 - **PALM**: ``λ = 0.03 · λ_max`` with ``λ_max = ‖A0ᵀX‖_∞`` for the random unit-column start ``A0`` drawn from
   the seed (:func:`semiblind.solvers.palm.initial_mixing`; the scale used by

@@ -86,6 +86,18 @@ def _mirror_indices(length: int, pad: int, device: torch.device) -> torch.Tensor
     return torch.where(r < length, r, period - r)
 
 
+def _mirror_pad(y: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
+    """``y`` mirror-padded by ``pad`` samples on both sides of ``dim`` (about the edge samples, as
+    :func:`_mirror_indices`): two flipped slices concatenated around y when one reflection suffices
+    (``pad ≤ length − 1``; 2–3× faster than gathering by index on the CPU), index gathering otherwise."""
+    L = y.shape[dim]
+    if pad > L - 1:
+        return y.index_select(dim, _mirror_indices(L, pad, y.device))
+    left = y.narrow(dim, 1, pad).flip(dim)
+    right = y.narrow(dim, L - 1 - pad, pad).flip(dim)
+    return torch.cat((left, y, right), dim=dim)
+
+
 def _taps(padded: torch.Tensor, d: int, length: int, dim: int) -> torch.Tensor:
     """``Σ_i h_i · padded[i·d : i·d + length]`` along ``dim``: the dilated B3-spline filter as five shifted,
     weighted slices of the mirror-padded signal, pairing the symmetric taps (``h_0 = h_4``, ``h_1 = h_3``);
@@ -100,18 +112,18 @@ def _taps(padded: torch.Tensor, d: int, length: int, dim: int) -> torch.Tensor:
 
 def _smooth_last(y: torch.Tensor, scale: int) -> torch.Tensor:
     """One à trous smoothing step ``h^(scale) * y`` along the last axis (mirror boundaries), batched: mirror
-    padding by index gathering, then :func:`_taps`."""
+    padding (:func:`_mirror_pad`), then :func:`_taps`."""
     L = y.shape[-1]
     d = 2**scale
-    return _taps(y.index_select(-1, _mirror_indices(L, 2 * d, y.device)), d, L, -1)
+    return _taps(_mirror_pad(y, 2 * d, -1), d, L, -1)
 
 
 def _smooth_2d(y: torch.Tensor, scale: int) -> torch.Tensor:
     """Separable smoothing ``(h^(scale) ⊗ h^(scale)) * y`` on the last two axes: rows, then columns."""
     H, W = y.shape[-2], y.shape[-1]
     d = 2**scale
-    rows = _taps(y.index_select(-1, _mirror_indices(W, 2 * d, y.device)), d, W, -1)
-    return _taps(rows.index_select(-2, _mirror_indices(H, 2 * d, y.device)), d, H, -2)
+    rows = _taps(_mirror_pad(y, 2 * d, -1), d, W, -1)
+    return _taps(_mirror_pad(rows, 2 * d, -2), d, H, -2)
 
 
 # ------------------------------------------------------------------------------------------------- public API

@@ -100,6 +100,10 @@ def fit(name: str, xray: Any, **extra: Any) -> BaseSeparator:
     return get_method(name)(n_sources=n, random_state=0, **params, **extra).fit(X)
 
 
+TRAINED_PER_IMAGE = ("dnmf", "mnnbu", "snmf-net", "cnnaeu")
+"""Methods whose ``fit`` trains a network on the image with Adam."""
+
+
 def test_every_method_takes_device_defaulting_to_the_cpu():
     for name in NAMES:
         cls = get_method(name)
@@ -113,6 +117,13 @@ def test_cpu_device_gives_exactly_the_default(name, xray):
     cpu = fit(name, xray, device="cpu")
     assert isinstance(cpu.mixing_, np.ndarray) and isinstance(cpu.sources_, np.ndarray)
     assert np.isfinite(cpu.mixing_).all() and np.isfinite(cpu.sources_).all()
+    if name in TRAINED_PER_IMAGE:
+        # networks trained inside fit (hundreds of Adam steps in float32) amplify MKL's alignment-dependent last bits:
+        # two identical fits differed once in a full-suite run by 1.2e-7 (1.6e-5 relative, DNMF), never alone
+        np.testing.assert_allclose(cpu.mixing_, default.mixing_, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(cpu.sources_, default.sources_, rtol=1e-4,
+                                   atol=1e-6 * np.abs(default.sources_).max())
+        return
     np.testing.assert_array_equal(cpu.mixing_, default.mixing_)
     np.testing.assert_array_equal(cpu.sources_, default.sources_)
 

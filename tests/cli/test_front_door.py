@@ -139,6 +139,18 @@ def test_estimates_before_long_work(tmp_path):
     from semiblind.cli._reproduce import estimate_line
 
     assert "about 58 s" in estimate_line("unrolled-nnls-toy", True)
+    # lpalm-table2 trains LPALM and LISTA in parallel processes with --threads 2: the estimate says so
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = estimate_line("lpalm-table2", True)
+        torch.set_num_threads(2)
+        two = estimate_line("lpalm-table2", True)
+    finally:
+        torch.set_num_threads(before)
+    assert "one thread; --threads 2 takes about" in one and "with two or more threads" in two
     s = run("simulate", "xray", "--n-samples", 2, "--pixels", 50, "--out", tmp_path / "s.npz")
     first, last = s.stderr.splitlines()[0], s.stdout.splitlines()[-1]
     assert first.startswith("writing 2 xray mixtures") and "about" in first and "kB" in first

@@ -41,6 +41,18 @@ def test_one_smoothing_step_by_hand_repeated_mirror():
     np.testing.assert_allclose(starlet_smooth(x, 1), [2.0, 2.0, 2.0], rtol=0, atol=1e-15)
 
 
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 9, 17, 64])
+@pytest.mark.parametrize("pad", [1, 2, 4, 8, 16, 63, 64])
+def test_mirror_padding_by_slices_equals_index_folding(length, pad):
+    # the fast path (flipped slices, one reflection) and the index folding (any number of reflections) agree
+    from semiblind.transforms import _mirror_indices, _mirror_pad
+
+    y = torch.arange(3 * length, dtype=torch.float64).reshape(3, length) ** 1.5
+    for dim in (-1, 0) if length == 3 else (-1,):
+        expected = y.index_select(dim, _mirror_indices(y.shape[dim], pad, y.device))
+        torch.testing.assert_close(_mirror_pad(y, pad, dim), expected, rtol=0, atol=0)
+
+
 def test_details_by_hand_first_scale():
     # w_1 = x − h * x; for the impulse above: [0,0,1,0,0] − [2,4,6,4,2]/16.
     x = np.array([0.0, 0.0, 1.0, 0.0, 0.0])

@@ -86,3 +86,33 @@ def test_bad_arguments_name_themselves(fits):
         realistic.detail_test_set(np.ones((1, 65, 4)), image=(4, 4))
     with pytest.raises(ValueError, match="A must be"):
         realistic.training_set(np.ones((1, 65, 3)), fits)
+
+
+def test_cube_training_set_columns_are_columns_of_the_transformed_cube():
+    # noiseless: every column is a true column of the cube's detail scales, X = A S exactly (the same positions for
+    # every channel and source), scaled to the training energy ||X||_F^2 = n
+    ms = realistic.cube_training_set(3, image=(32, 32), n_scales=2, pixels=400, snr_db=np.inf, rng=3)
+    assert ms.X.shape == (3, 65, 400) and ms.A.shape == (3, 65, 4) and ms.S.shape == (3, 4, 400)
+    assert ms.meta["pixels"] == 400 and ms.meta["n_scales"] == 2
+    np.testing.assert_allclose(np.einsum("bmn,bnt->bmt", ms.A, ms.S), ms.X, atol=1e-6 * np.abs(ms.X).max())
+    np.testing.assert_allclose((ms.X.astype(np.float64) ** 2).sum(axis=(1, 2)), 4.0, rtol=1e-5)
+    # the sources keep their spatial overlaps: detail coefficients of overlapping maps are correlated
+    corr = np.corrcoef(ms.S[0])
+    assert np.abs(corr[np.triu_indices(4, 1)]).max() > 0.05
+    # 30 dB on the direct-domain cube: the noise's coefficients are a small but real part of X
+    noisy = realistic.cube_training_set(3, image=(32, 32), n_scales=2, pixels=400, rng=3)
+    r = noisy.X - np.einsum("bmn,bnt->bmt", noisy.A, noisy.S)
+    assert 1e-4 < float((r**2).sum() / (noisy.X**2).sum()) < 0.1
+    again = realistic.cube_training_set(3, image=(32, 32), n_scales=2, pixels=400, rng=3)
+    np.testing.assert_array_equal(noisy.X, again.X)
+    other = realistic.cube_training_set(3, image=(32, 32), n_scales=2, pixels=400, rng=4)
+    assert not np.array_equal(noisy.X, other.X)
+
+
+@pytest.mark.parametrize("kw, word", [({"pixels": 10**6}, "pixels"), ({"n_scales": 0}, "n_scales"),
+                                      ({"image": (4, 4)}, "image"), ({"chunk_size": 0}, "chunk_size")])
+def test_cube_training_set_bad_arguments(kw, word):
+    with pytest.raises(ValueError, match=word):
+        realistic.cube_training_set(2, **{"image": (32, 32), "pixels": 100, **kw})
+    with pytest.raises(ValueError, match="n_samples"):
+        realistic.cube_training_set(0)

@@ -63,3 +63,32 @@ def test_pixel_mode_needs_t_train(trained):
     ms = realistic.training_set(A[:1], fits, pixels=T_TRAIN, rng=1)
     with pytest.raises(ValueError, match="t_train"):
         get_method("lpalm")(n_sources=4, model=bare, input_scale="pixel").fit_batch(ms.X)
+
+
+@pytest.mark.parametrize("mode", ["pixel", "energy", "none"])
+def test_image_model_transforms_the_cube_once(monkeypatch, mode):
+    # the wavelet-mode separator computes the starlet transform of the cube once (for the input scale and the
+    # layers), and gets what the network computes on its own
+    import torch
+
+    from semiblind.data.mixtures import simulate_xray
+    from semiblind.estimators import _lpalm_scaling
+    from semiblind.estimators._lpalm_scaling import input_scale_factor, pixel_factor, threshold_scaled
+    from semiblind.training import load_model
+    from semiblind.unrolled import lpalm as lpalm_module
+
+    X = simulate_xray(1, image=(32, 32), sources="casa-like", snr_db=30, rng=4, progress=False).X[0]
+    calls = []
+    for mod in (_lpalm_scaling, lpalm_module):
+        real = mod.starlet_forward
+        monkeypatch.setattr(mod, "starlet_forward", lambda *a, _f=real, **k: calls.append(1) or _f(*a, **k))
+    est = get_method("lpalm")(n_sources=4, input_scale=mode).fit(X)
+    assert est.info_["model"] == "lpalm-xray65-image" and len(calls) == 1
+    net = load_model("lpalm-xray65-image").eval()
+    Xt = torch.as_tensor(X.reshape(1, 65, -1))
+    c = input_scale_factor(net, Xt, (32, 32), 4) if mode != "none" else torch.ones(1, 1, 1)
+    use = threshold_scaled(net, pixel_factor(net, Xt)) if mode == "pixel" else net
+    with torch.no_grad():
+        A, S = use(c * Xt, image_shape=(32, 32))
+    np.testing.assert_allclose(est.mixing_, A[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(est.sources_, (S / c)[0].numpy().reshape(4, 32, 32), atol=1e-6 * np.abs(S).max())

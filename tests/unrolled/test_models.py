@@ -222,6 +222,17 @@ def test_wavelet_mode(rng, image):
     A_c, S_c = net(const, image_shape=shape)
     expect = torch.linalg.pinv(A_c) @ const
     torch.testing.assert_close(S_c, expect, rtol=1e-8, atol=1e-10)
+    # a transform given by the caller is used instead of transforming X again: same result; a wrong one is refused
+    from semiblind.transforms import starlet_forward
+
+    Xt = torch.as_tensor(X)
+    pix = shape or (64,)
+    tr = starlet_forward(Xt.reshape(2, 8, *pix), 2, ndim=len(pix))
+    for got, want in zip(net(Xt, return_layers=True, image_shape=shape, transform=tr),
+                         (A_est, S_est, As, Ss)):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="transform must be X's starlet transform"):
+        net(Xt, image_shape=shape, transform=(tr[0][:, :, :1], tr[1]))
 
 
 def test_bad_inputs(rng):

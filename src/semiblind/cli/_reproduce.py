@@ -21,14 +21,20 @@ from ._runtime import threads_in_use
 QUICK_SECONDS: dict[str, float] = {
     "unrolled-nnls-toy": 58.0,
     "lpalm-table1": 176.0,  # a quieter run (over 300 s at load 6-8)
-    "lpalm-table2": 447.0,  # quiet machine, after the 40-epoch training (742-838 s at load 6-8 with 8 epochs)
-    "lpalm-appendix-d3": 194.0,  # quiet machine
+    "lpalm-table2": 958.0,  # batch 2, quiet machine of the fourth #13 session (447 s at batch 16 on an earlier one)
+    "lpalm-appendix-d3": 432.0,  # same
     "almu-table1": 576.0,
     "almu-table2": 284.0,
     "sgmca-iae": 255.0,
     "sgmca-table3": 162.0,
     "sgmca-fig9": 501.0,
     "selfsup-remote": 581.0,
+}
+
+# The same with `--threads 2` or more, for targets that then run independent trainings in parallel processes
+# (lpalm-table2: LPALM and LISTA at once).
+QUICK_SECONDS_PARALLEL: dict[str, float] = {
+    "lpalm-table2": 503.0,  # quiet machine of the fourth #13 session, `--threads 2`
 }
 
 
@@ -43,8 +49,15 @@ def estimate_line(name: str, quick: bool | str) -> str:
     measured = QUICK_SECONDS.get(name)
     if quick:
         if measured is None:
-            return f"{name} --quick: no measured time for this target yet (the quick targets measured took 1-13 min)."
-        return (f"{name} --quick: about {_duration(measured)} (measured on 2 busy cores, one thread); "
+            return f"{name} --quick: no measured time for this target yet (the quick targets measured took 1-16 min)."
+        parallel = QUICK_SECONDS_PARALLEL.get(name)
+        import torch
+
+        if parallel is not None and torch.get_num_threads() >= 2:  # the experiments' own rule (torch's count)
+            return (f"{name} --quick: about {_duration(parallel)} with two or more threads (its trainings run in "
+                    "parallel processes; measured on 2 cores); starting.")
+        hint = f"; --threads 2 takes about {_duration(parallel)}" if parallel is not None else ""
+        return (f"{name} --quick: about {_duration(measured)} (measured on 2 cores, one thread{hint}); "
                 "starting.")
     quick_part = f"{_duration(measured)} with --quick; " if measured is not None else ""
     return (f"{name}, full protocol: much longer than --quick ({quick_part}the full protocols take up to hours "

@@ -37,24 +37,37 @@ def train_pixels(net: Any) -> int | None:
     return int(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 else None
 
 
+def wavelet_transform(net: Any, X: torch.Tensor, image_shape: tuple[int, ...] | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The starlet transform ``(details, coarse)`` that the wavelet-mode network ``net`` computes of
+    ``X (B, m, t)`` (:func:`semiblind.transforms.starlet_forward` with its ``n_scales``; 2-D on images of
+    ``image_shape``, 1-D otherwise), in the form :meth:`semiblind.unrolled.LPALM.forward` accepts as
+    ``transform``."""
+    B, m, _ = X.shape
+    if image_shape is not None and len(image_shape) == 2:
+        return starlet_forward(X.reshape(B, m, *image_shape), net.n_scales, ndim=2)
+    return starlet_forward(X, net.n_scales, ndim=1)
+
+
 def network_input(net: Any, X: torch.Tensor, image_shape: tuple[int, ...] | None) -> torch.Tensor:
     """What the layers of ``net`` see for ``X (B, m, t)``: X itself, or in wavelet mode its ``n_scales`` starlet
     detail scales side by side ``(B, m, J·t)`` (2-D on images of ``image_shape``, 1-D otherwise)."""
     if not getattr(net, "wavelet", False):
         return X
-    B, m, t = X.shape
-    if image_shape is not None and len(image_shape) == 2:
-        details, _ = starlet_forward(X.reshape(B, m, *image_shape), net.n_scales, ndim=2)
-    else:
-        details, _ = starlet_forward(X, net.n_scales, ndim=1)
-    return details.reshape(B, m, -1)
+    details, _ = wavelet_transform(net, X, image_shape)
+    return details.reshape(X.shape[0], X.shape[1], -1)
+
+
+def energy_scale(Z: torch.Tensor, n: int) -> torch.Tensor:
+    """``c = sqrt(n / ‖Z‖²_F)`` per sample ``(B, 1, 1)`` of ``Z (B, m, t)``: the factor that brings Z to the
+    training energy of n unit-norm spectra times unit-l2 source rows."""
+    energy = Z.square().sum(dim=(-2, -1), keepdim=True)
+    return torch.sqrt(n / energy.clamp_min(torch.finfo(Z.dtype).tiny))
 
 
 def input_scale_factor(net: Any, X: torch.Tensor, image_shape: tuple[int, ...] | None, n: int) -> torch.Tensor:
     """``c = sqrt(n / ‖Z‖²_F)`` per sample ``(B, 1, 1)``, Z the network's input (:func:`network_input`)."""
-    Z = network_input(net, X, image_shape)
-    energy = Z.square().sum(dim=(-2, -1), keepdim=True)
-    return torch.sqrt(n / energy.clamp_min(torch.finfo(X.dtype).tiny))
+    return energy_scale(network_input(net, X, image_shape), n)
 
 
 def threshold_scaled(net: Any, factor: float) -> Any:
@@ -72,15 +85,23 @@ def threshold_scaled(net: Any, factor: float) -> Any:
     return out
 
 
-def pixel_factor(net: Any, X: torch.Tensor, image_shape: tuple[int, ...] | None) -> float:
-    """``sqrt(t_train / t)`` with t the number of pixels the network sees; ``ValueError`` without t_train."""
+def pixel_factor(net: Any, X: torch.Tensor) -> float:
+    """``sqrt(t_train / t)`` with t the number of pixels the network sees for ``X (B, m, t)``
+    (:func:`network_pixels`; only the shape of X is read); ``ValueError`` without t_train."""
     t_train = train_pixels(net)
     if t_train is None:
         raise ValueError("input_scale must be 'energy' or 'none' for this model: 'pixel' needs the number of "
                          "training pixels t_train in its data contract (preprocessing.t_train); got none.")
-    t = int(network_input(net, X[:1], image_shape).shape[-1])
-    return math.sqrt(t_train / t)
+    return math.sqrt(t_train / network_pixels(net, X))
 
 
-__all__ = ["INPUT_SCALES", "input_scale_factor", "network_input", "pixel_factor", "threshold_scaled",
-           "train_pixels"]
+def network_pixels(net: Any, X: torch.Tensor) -> int:
+    """How many pixels the layers of ``net`` see for ``X (B, m, t)`` (:func:`network_input`'s last axis), from
+    the shape alone: ``t``, or ``J·t`` in wavelet mode (the starlet transform is undecimated: J detail scales of
+    t pixels each, 1-D or 2-D alike)."""
+    t = int(X.shape[-1])
+    return int(net.n_scales) * t if getattr(net, "wavelet", False) else t
+
+
+__all__ = ["INPUT_SCALES", "energy_scale", "input_scale_factor", "network_input", "network_pixels",
+           "pixel_factor", "threshold_scaled", "train_pixels", "wavelet_transform"]

@@ -16,7 +16,14 @@ from ..solvers.ista import ARRAY
 from ..training.model_files import find_shipped_model, load_model
 from ..unrolled.base import UnrolledNet
 from ._learned import LearnedSeparator
-from ._lpalm_scaling import INPUT_SCALES, input_scale_factor, pixel_factor, threshold_scaled
+from ._lpalm_scaling import (
+    INPUT_SCALES,
+    energy_scale,
+    input_scale_factor,
+    pixel_factor,
+    threshold_scaled,
+    wavelet_transform,
+)
 
 
 @register
@@ -70,6 +77,7 @@ class LPALMSeparator(ChunkedFitMixin, LearnedSeparator):
     needs_model_file = False
     _image_shape: tuple[int, ...] | None = None  # set by _fit_batch for the model choice and the input scale
     _chunked: bool = False  # set by _fit_batch: X read in pixel chunks (chunk_pixels)
+    _transform: tuple | None = None  # wavelet mode: X's starlet transform and c, from _input_scale to _forward
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **LearnedSeparator._parameter_constraints,
         "input_scale": [NONE, Options(INPUT_SCALES)],
@@ -110,10 +118,15 @@ class LPALMSeparator(ChunkedFitMixin, LearnedSeparator):
             A0 = check_initial_mixing(self.A0, batch=B, n_channels=m, n_sources=self.n_sources, dtype=X.dtype,
                                       device=X.device)
         chunked = isinstance(X, PixelChunks)
-        if self._scale_mode(net) == "pixel":  # (a pixel model reads only the shape of X here)
-            net = threshold_scaled(net, pixel_factor(net, X.like() if chunked else X, image_shape))
+        if self._scale_mode(net) == "pixel":  # (reads only the shape of X)
+            net = threshold_scaled(net, pixel_factor(net, X.like() if chunked else X))
         if chunked:
             return net.forward_chunks(X, A0=A0)
+        transform, self._transform = self._transform, None
+        if transform is not None:  # the starlet transform _input_scale computed, scaled like X: not done twice
+            details, coarse, c = transform
+            del transform  # (scaled in place: no second copy of the details in memory)
+            return net(X, image_shape=image_shape, A0=A0, transform=(details.mul_(c[..., None]), coarse.mul_(c)))
         return net(X, image_shape=image_shape, A0=A0)
 
     def _scale_mode(self, net: UnrolledNet) -> str:
@@ -124,6 +137,7 @@ class LPALMSeparator(ChunkedFitMixin, LearnedSeparator):
         return named if named in INPUT_SCALES else "energy"
 
     def _input_scale(self, X: torch.Tensor) -> torch.Tensor | None:
+        self._transform = None
         if self._scale_mode(self.model_) == "none":
             return None
         # ‖Z‖ > 0: check_data rejects all-zero data
@@ -131,7 +145,13 @@ class LPALMSeparator(ChunkedFitMixin, LearnedSeparator):
             energy = sum(Xb.square().sum() for _, _, Xb in X)
             # input_scale_factor's formula on a one-entry stand-in of that energy, √E, whose square is E
             return input_scale_factor(self.model_, energy.sqrt().reshape(1, 1, 1), None, self.n_sources)
-        return input_scale_factor(self.model_, X, self._image_shape, self.n_sources)
+        net = self.model_
+        if getattr(net, "wavelet", False):  # keep the transform for _forward (linear: c·X transforms to c·W)
+            details, coarse = wavelet_transform(net, X, self._image_shape)
+            c = energy_scale(details.reshape(X.shape[0], X.shape[1], -1), self.n_sources)
+            self._transform = (details, coarse, c.reshape(-1, 1, *([1] * (coarse.ndim - 2))))
+            return c
+        return input_scale_factor(net, X, self._image_shape, self.n_sources)
 
     def _resolve_model(self, m: int) -> tuple[UnrolledNet, str]:
         net, label = self._find_model(m)

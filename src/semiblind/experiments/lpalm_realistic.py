@@ -46,7 +46,9 @@ Targets (``f(*, quick, out_dir, seed, data_path, progress) -> dict``):
 
 Modes: ``quick=False`` (:data:`FULL`), ``True`` (:data:`QUICK`, < 10 min on two cores) and ``"smoke"``
 (:data:`SMOKE`, seconds, tests only; its numbers mean nothing). A trained LPALM / LISTA is cached in the process
-(keyed by mode, seed and data path), so both targets in one run train once.
+(keyed by mode, seed and data path), so both targets in one run train once. With two or more torch threads
+(``semiblind reproduce ... --threads 2``) ``lpalm-table2`` trains LPALM and LISTA at once in two one-thread worker
+processes — the same models as one after the other on one thread (quick mode: 8 min 23 s instead of 15 min 58 s).
 """
 
 from __future__ import annotations
@@ -174,21 +176,63 @@ def _data(s: Settings, seed: int, data_path: Any) -> _Data:
 _CACHE: dict[tuple, Any] = {}
 
 
+def _fit_network(kind: str, s: Settings, seed: int, train_set: Any, progress: bool) -> tuple[Any, float]:
+    """LPALM (``kind="lpalm"``) or LPALM with the LISTA S-update (``"lista"``) trained on ``train_set`` with
+    the settings' schedule: ``(model, training seconds)``."""
+    opts = {} if kind == "lpalm" else {"s_update": "lista"}
+    model = build_model("lpalm", train_set, layers=s.layers, **opts)
+    res = train(model, train_set, None, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, seed=seed,
+                lr_schedule=s.lr_schedule, warmup=s.warmup, clip_grad=s.clip_grad, progress=progress,
+                description={"experiment": "LPALM realistic protocol", "mode": s.mode})
+    return res.model, float(res.seconds)
+
+
+def _train_to_folder(kind: str, s: Settings, seed: int, data_path: Any, folder: str) -> float:
+    """Worker process of :func:`_trained_pair`: the same data and training as :func:`_trained` on one thread,
+    the model written to ``folder``; returns the training seconds."""
+    from ..training import save_model
+
+    torch.set_num_threads(1)
+    net, sec = _fit_network(kind, s, seed, _data(s, seed, data_path).train, progress=False)
+    save_model(net, folder)
+    return sec
+
+
 def _trained(kind: str, s: Settings, seed: int, data: _Data, data_path: Any, log: Progress) -> Any:
     """LPALM (``kind="lpalm"``) or LPALM with the LISTA S-update (``"lista"``), trained once per process."""
     key = (kind, s, seed, str(data_path))
     if key in _CACHE:
         return _CACHE[key]
-    opts = {} if kind == "lpalm" else {"s_update": "lista"}
-    model = build_model("lpalm", data.train, layers=s.layers, **opts)
     t0 = time.perf_counter()
-    res = train(model, data.train, None, epochs=s.epochs, lr=s.lr, batch_size=s.batch_size, seed=seed,
-                lr_schedule=s.lr_schedule, warmup=s.warmup, clip_grad=s.clip_grad, progress=log.enabled,
-                description={"experiment": "LPALM realistic protocol", "mode": s.mode})
-    log(f"{kind}: trained {res.epochs_run} epochs on {len(data.train.X)} mixtures of t = {s.pixels} in "
+    net, sec = _fit_network(kind, s, seed, data.train, progress=log.enabled)
+    log(f"{kind}: trained {s.epochs} epochs on {len(data.train.X)} mixtures of t = {s.pixels} in "
         f"{time.perf_counter() - t0:.1f} s")
-    _CACHE[key] = (res.model, float(res.seconds))
+    _CACHE[key] = (net, sec)
     return _CACHE[key]
+
+
+def _trained_pair(s: Settings, seed: int, data: _Data, data_path: Any, log: Progress) -> tuple[Any, Any]:
+    """LPALM and LISTA (:func:`_trained`). With two or more torch threads (``--threads N``) and neither cached,
+    they train at once in two worker processes of one thread each (spawned; each rebuilds the same data from
+    the seed), which is the same computation as training them one after the other on one thread."""
+    keys = {k: (k, s, seed, str(data_path)) for k in ("lpalm", "lista")}
+    if torch.get_num_threads() >= 2 and not any(k in _CACHE for k in keys.values()):
+        import multiprocessing
+        import tempfile
+        from concurrent.futures import ProcessPoolExecutor
+
+        from ..training import load_model
+
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(
+                2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = {k: pool.submit(_train_to_folder, k, s, seed, data_path, str(Path(tmp) / k)) for k in keys}
+            for k, job in jobs.items():
+                sec = job.result()
+                _CACHE[keys[k]] = (load_model(Path(tmp) / k), sec)
+        log(f"lpalm and lista: trained at once in two processes ({s.epochs} epochs each) in "
+            f"{time.perf_counter() - t0:.1f} s")
+    return (_trained("lpalm", s, seed, data, data_path, log), _trained("lista", s, seed, data, data_path, log))
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -237,7 +281,7 @@ def per_layer_nmse_A(net: Any, X: np.ndarray, A_true: np.ndarray, input_scale: s
         if input_scale != "none":
             Xt = Xt * input_scale_factor(net, Xt, None, net.n)
         if input_scale == "pixel":
-            run = threshold_scaled(net, pixel_factor(net, Xt, None))
+            run = threshold_scaled(net, pixel_factor(net, Xt))
         with torch.no_grad():
             _, _, As, _ = run(Xt, return_layers=True)
         for k, a in enumerate(As):
@@ -287,8 +331,7 @@ def _table2_core(s: Settings, seed: int, data_path: Any, log: Progress) -> dict[
     A_test = data.A_test[order]
     te = realistic.detail_test_set(A_test, image=s.image, randomize=True, seed=seed)
     direct = realistic.direct_test_set(A_test, image=s.image, seed=seed)
-    lpalm_net, lpalm_train_s = _trained("lpalm", s, seed, data, data_path, log)
-    lista_net, lista_train_s = _trained("lista", s, seed, data, data_path, log)
+    (lpalm_net, lpalm_train_s), (lista_net, lista_train_s) = _trained_pair(s, seed, data, data_path, log)
     per: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
 

@@ -366,12 +366,16 @@ class LPALM(UnrolledNet):
 
     def forward(
         self, X: torch.Tensor, return_layers: bool = False, image_shape: tuple[int, int] | None = None,
-        A0: Any = None,
+        A0: Any = None, transform: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple:
         """Separate a batch ``X (B, m, t)``; returns ``(A, S)`` or ``(A, S, A_layers, S_layers)``.
 
         ``image_shape=(H, W)`` (with ``t = H·W``) makes the wavelet mode transform in 2-D; it is ignored
         otherwise. ``A0`` (``(m, n)`` or ``(B, m, n)``): the starting point ``Ã(0)`` instead of ``1/√m``.
+        ``transform``: in wavelet mode, X's starlet transform ``(details, coarse)`` when the caller has it
+        already (:func:`semiblind.transforms.starlet_forward` with this network's ``n_scales``, 2-D with
+        ``image_shape``, 1-D without; shapes ``(B, m, J, H, W)`` / ``(B, m, H, W)`` or ``(B, m, J, t)`` /
+        ``(B, m, t)``): it is used instead of transforming X again. Ignored by a pixel model.
         """
         self._check_input(X)
         X = X.to(self.dtype)
@@ -384,11 +388,18 @@ class LPALM(UnrolledNet):
             if H * W != t:
                 raise ValueError(f"image_shape must multiply to the {t} pixels of X; got "
                                  f"{tuple(image_shape)}.")
-            details, coarse = starlet_forward(X.reshape(B, m, H, W), self.n_scales, ndim=2)
-            ndim = 2
+            pix, ndim = (H, W), 2
         else:
-            details, coarse = starlet_forward(X, self.n_scales, ndim=1)
-            ndim = 1
+            pix, ndim = (t,), 1
+        if transform is None:
+            details, coarse = starlet_forward(X.reshape(B, m, *pix), self.n_scales, ndim=ndim)
+        else:
+            details, coarse = (v.to(self.dtype) for v in transform)
+            if (tuple(details.shape) != (B, m, self.n_scales, *pix)
+                    or tuple(coarse.shape) != (B, m, *pix)):
+                raise ValueError(f"transform must be X's starlet transform, details {(B, m, self.n_scales, *pix)} "
+                                 f"and coarse {(B, m, *pix)}; got {tuple(details.shape)} and "
+                                 f"{tuple(coarse.shape)}.")
         Xd = details.reshape(B, m, -1)
         A, Sd, As, Sds = self._run(Xd, return_layers, A0)
 
