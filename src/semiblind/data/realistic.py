@@ -37,7 +37,7 @@ from .._backend import make_rng
 from ..mixing import add_noise
 from ..transforms import starlet_forward
 from . import sources as _src
-from .mixtures import MixtureSet
+from .mixtures import MixtureSet, simulate_xray
 
 __all__ = [
     "TRAIN_PIXELS",
@@ -267,8 +267,6 @@ def cube_training_set(n_samples: int, *, image: tuple[int, int] = (128, 128), n_
     coefficients, so ``X ≈ A S`` up to the noise's coefficients), ``meta["pixels"] = pixels`` (the model's
     ``t_train``). ``rng`` seeds everything; ``chunk_size`` cubes are simulated and transformed at a time.
     """
-    from .mixtures import simulate_xray
-
     N = int(n_samples) if isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool) else -1
     if N < 1:
         raise ValueError(f"n_samples must be a positive int; got {n_samples!r}.")
